@@ -1,0 +1,77 @@
+package signer
+
+import (
+	"crypto/hmac"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"net/http"
+)
+
+// TYPO3 headers.
+const (
+	HeaderTYPO3Signature = "Webhook-Signature"
+	HeaderTYPO3Algo      = "Webhook-Signature-Algo"
+)
+
+// TYPO3 is the signing scheme of TYPO3's outgoing webhooks:
+//
+//	Webhook-Signature: hex(HMAC-<algo>(secret, "<webhook uuid>:<body>"))
+//	Webhook-Signature-Algo: <algo>
+//
+// Create it with NewTYPO3.
+type TYPO3 struct {
+	hash func() hash.Hash
+	algo string
+}
+
+// NewTYPO3 returns the TYPO3 scheme for algo ("" means sha256).
+func NewTYPO3(algo string) (*TYPO3, error) {
+	h, name, err := hashFor(algo)
+	if err != nil {
+		return nil, err
+	}
+	return &TYPO3{hash: h, algo: name}, nil
+}
+
+var typo3Headers = []string{HeaderTYPO3Signature, HeaderTYPO3Algo}
+
+// Headers implements Signer.
+func (s *TYPO3) Headers() []string { return typo3Headers }
+
+// Sign implements Signer. Only secrets[0] is used: the scheme has room for one signature.
+func (s *TYPO3) Sign(h http.Header, secrets []string, in Input) error {
+	if len(secrets) == 0 || secrets[0] == "" {
+		return ErrNoSecret
+	}
+	h.Set(HeaderTYPO3Signature, hex.EncodeToString(s.sum(secrets[0], in)))
+	h.Set(HeaderTYPO3Algo, s.algo)
+	return nil
+}
+
+// Verify checks the Webhook-Signature header of a received request against
+// each secret in turn. in.WebhookID must be the UUID of the sender's record
+// and in.Body the exact body received.
+func (s *TYPO3) Verify(h http.Header, secrets []string, in Input) error {
+	got := h.Get(HeaderTYPO3Signature)
+	if got == "" {
+		return ErrMissingSignature
+	}
+	if a := h.Get(HeaderTYPO3Algo); a != "" && a != s.algo {
+		return fmt.Errorf("%w: algorithm %q, want %q", ErrInvalidSignature, a, s.algo)
+	}
+	sig, err := hex.DecodeString(got)
+	if err != nil {
+		return fmt.Errorf("%w: signature is not hex", ErrInvalidSignature)
+	}
+	for _, secret := range secrets {
+		if secret != "" && hmac.Equal(sig, s.sum(secret, in)) {
+			return nil
+		}
+	}
+	return ErrInvalidSignature
+}
+
+func (s *TYPO3) sum(secret string, in Input) []byte {
+	return mac(s.hash, secret, []byte(in.WebhookID), []byte{':'}, in.Body)
+}

@@ -1,0 +1,8 @@
+// Package transport decides how a webhook delivery travels from Dispatch to
+// the receiver: inline (Sync), through an in-process worker pool, or durably
+// through a job queue in a subpackage.
+//
+// Every transport drives the same Attempter: one signed HTTP attempt, already
+// classified as success, retry or permanent failure. Transports differ only in
+// when they call it and where they keep the state between attempts.
+package transport
