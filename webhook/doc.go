@@ -1,0 +1,16 @@
+// Package webhook holds webhook records, the Store they live in, and the
+// Dispatcher that turns an application's trigger messages into signed HTTP
+// deliveries.
+//
+//	store := webhook.NewMemoryStore()
+//	err := store.Create(ctx, &webhook.Webhook{Name: "CRM sync",
+//		Triggers: []string{"myapp/page-updated"}, URL: "https://crm.example/hooks"})
+//	d := webhook.NewDispatcher(store, reg)
+//	deliveries, err := d.Dispatch(ctx, PageUpdated{ID: 42})
+//
+// Dispatch encodes the message once, finds every active record subscribed to
+// its trigger and hands one envelope per record to a transport.Transport
+// (transport.Sync by default). The Sender makes each attempt: it loads the
+// record, signs the body with the record's scheme and secret, sends it with a
+// per-attempt timeout and classifies the answer.
+package webhook

@@ -1,0 +1,169 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/outhook/outhook/signer"
+	"github.com/outhook/outhook/transport"
+)
+
+var (
+	// ErrWebhookGone is an attempt's error when its record was deleted.
+	ErrWebhookGone = errors.New("webhook: record deleted")
+	// ErrWebhookDisabled is an attempt's error when its record is disabled.
+	ErrWebhookDisabled = errors.New("webhook: record disabled")
+)
+
+// drainLimit is how much of a response body beyond the excerpt is read so the
+// connection can be reused; a longer body closes the connection instead.
+const drainLimit = 64 << 10
+
+// Sender makes single delivery attempts: it implements transport.Attempter.
+// A Dispatcher has one; a durable transport's worker builds its own with
+// NewSender from the same Store and options.
+type Sender struct {
+	cfg     config
+	store   Store
+	signers sync.Map // signer.Config -> signer.Signer
+}
+
+var _ transport.Attempter = (*Sender)(nil)
+
+// NewSender returns a Sender that loads records from store. It takes the
+// same options as NewDispatcher; WithTransport does not apply.
+func NewSender(store Store, opts ...Option) *Sender {
+	return newSender(store, newConfig(opts))
+}
+
+func newSender(store Store, cfg config) *Sender { return &Sender{cfg: cfg, store: store} }
+
+// NewBackOff implements transport.Attempter.
+func (s *Sender) NewBackOff() backoff.BackOff { return s.cfg.newBackOff() }
+
+// Attempt implements transport.Attempter: it loads the record, signs env.Body
+// with the record's scheme and secret, sends it within the attempt timeout,
+// reads a bounded excerpt of the answer and classifies it.
+func (s *Sender) Attempt(ctx context.Context, env transport.Envelope, n int) transport.Attempt {
+	at := transport.Attempt{Number: n, Start: s.cfg.now()}
+	defer func() { s.logAttempt(ctx, env, &at) }()
+
+	w, err := s.store.Get(ctx, env.WebhookID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return end(at, transport.Permanent, fmt.Errorf("%w: %s", ErrWebhookGone, env.WebhookID))
+	case err != nil:
+		return end(at, transport.Retry, fmt.Errorf("webhook: load record %s: %w", env.WebhookID, err))
+	case w.Disabled:
+		return end(at, transport.Permanent, fmt.Errorf("%w: %s", ErrWebhookDisabled, env.WebhookID))
+	}
+	sg, err := s.signer(w.Signing)
+	if err != nil {
+		return end(at, transport.Permanent, fmt.Errorf("webhook %s: %w", w.ID, err))
+	}
+
+	actx, cancel := context.WithTimeout(ctx, s.cfg.attemptTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, w.method(), w.URL, bytes.NewReader(env.Body))
+	if err != nil {
+		return end(at, transport.Permanent, fmt.Errorf("webhook %s: build request: %w", w.ID, err))
+	}
+	h := req.Header
+	for k, v := range w.Headers {
+		h.Set(k, v)
+	}
+	// Set after the record's headers, so these always win.
+	h.Set(HeaderContentType, "application/json")
+	h.Set(headerUserAgent, s.cfg.userAgent)
+	h.Set(HeaderDeliveryID, env.DeliveryID.String())
+	h.Set(HeaderTrigger, env.Trigger)
+	in := signer.Input{WebhookID: w.ID.String(), MessageID: env.DeliveryID.String(), Timestamp: at.Start, Body: env.Body}
+	if err := sg.Sign(h, w.secrets(at.Start), in); err != nil {
+		return end(at, transport.Permanent, fmt.Errorf("webhook %s: sign: %w", w.ID, err))
+	}
+
+	resp, err := s.cfg.client.Do(req)
+	if err != nil {
+		at.Duration = s.cfg.now().Sub(at.Start)
+		return end(at, transport.Retry, err)
+	}
+	at.StatusCode = resp.StatusCode
+	// The status decides the outcome; a body that breaks off after it does not.
+	at.Excerpt = readExcerpt(resp.Body, s.cfg.excerpt)
+	at.Duration = s.cfg.now().Sub(at.Start)
+	if at.Outcome = transport.Classify(resp.StatusCode); at.Outcome != transport.Success {
+		at.Err = &transport.StatusError{StatusCode: resp.StatusCode}
+		if at.Outcome == transport.Retry {
+			at.RetryAfter = transport.ParseRetryAfter(resp.Header.Get("Retry-After"), s.cfg.now(), s.cfg.maxRetryAfter)
+		}
+	}
+	return at
+}
+
+// secrets returns the secrets to sign with at t, current first.
+func (w *Webhook) secrets(time.Time) []string { return []string{w.Secret} }
+
+// end finishes a failed attempt.
+func end(at transport.Attempt, o transport.Outcome, err error) transport.Attempt {
+	at.Outcome, at.Err = o, err
+	return at
+}
+
+// readExcerpt keeps the first max bytes of body, drains a bounded amount more
+// so the connection can be reused, and closes it.
+func readExcerpt(body io.ReadCloser, max int) string {
+	defer body.Close()
+	buf := make([]byte, max)
+	n, err := io.ReadFull(body, buf)
+	if err == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(body, drainLimit))
+	}
+	return string(buf[:n])
+}
+
+func (s *Sender) signer(c signer.Config) (signer.Signer, error) {
+	if v, ok := s.signers.Load(c); ok {
+		return v.(signer.Signer), nil
+	}
+	sg, err := signer.New(c)
+	if err != nil {
+		return nil, err
+	}
+	s.signers.Store(c, sg)
+	return sg, nil
+}
+
+func (s *Sender) logAttempt(ctx context.Context, env transport.Envelope, at *transport.Attempt) {
+	level := slog.LevelDebug
+	if at.Outcome != transport.Success {
+		level = slog.LevelWarn
+	}
+	if !s.cfg.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("delivery_id", env.DeliveryID.String()),
+		slog.String("webhook_id", env.WebhookID.String()),
+		slog.String("trigger", env.Trigger),
+		slog.Int("attempt", at.Number),
+		slog.String("outcome", at.Outcome.String()),
+		slog.Int("status", at.StatusCode),
+		slog.Duration("duration", at.Duration),
+	}
+	if at.Err != nil {
+		attrs = append(attrs, slog.String("error", at.Err.Error()))
+	}
+	if at.RetryAfter > 0 {
+		attrs = append(attrs, slog.Duration("retry_after", at.RetryAfter))
+	}
+	s.cfg.log.LogAttrs(ctx, level, "webhook attempt", attrs...)
+}

@@ -1,0 +1,215 @@
+package webhook
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/outhook/outhook/signer"
+	"github.com/outhook/outhook/trigger"
+)
+
+// Webhook is one webhook record: where to send which triggers, and how to sign them.
+//
+// A Webhook's String, GoString and LogValue never show its secret.
+type Webhook struct {
+	// ID is the record's UUID; Store.Create sets a random one when it is zero.
+	// The TYPO3 scheme signs it together with the body.
+	ID uuid.UUID `json:"id"`
+	// Name is what administrators see. Required.
+	Name string `json:"name"`
+	// Description is free text.
+	Description string `json:"description,omitempty"`
+	// Triggers are the trigger identifiers the record subscribes to. At least one.
+	Triggers []string `json:"triggers"`
+	// URL is the absolute http or https target.
+	URL string `json:"url"`
+	// Method is "POST" (the default when empty) or "GET". Both send the JSON
+	// body and the same headers, as TYPO3 does.
+	Method string `json:"method,omitempty"`
+	// Secret keys the signature; Store.Create generates one in the scheme's
+	// format when it is empty.
+	Secret string `json:"secret,omitempty"`
+	// Headers are extra request headers. They can never replace the headers
+	// outhook sets (Content-Type, the signature headers, Webhook-Delivery-Id...).
+	Headers map[string]string `json:"headers,omitempty"`
+	// Disabled records receive nothing; queued deliveries to them are cancelled.
+	Disabled bool `json:"disabled,omitempty"`
+	// Signing selects the signature scheme; the zero value is TYPO3's.
+	Signing signer.Config `json:"signing"`
+	// CreatedAt and UpdatedAt are set by the Store.
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Request headers set by outhook on every attempt, besides the signature headers.
+const (
+	HeaderContentType = "Content-Type"
+	// HeaderDeliveryID carries the delivery's UUID, the same on every retry
+	// and replay, so receivers can de-duplicate.
+	HeaderDeliveryID = "Webhook-Delivery-Id"
+	// HeaderTrigger carries the trigger identifier.
+	HeaderTrigger = "Webhook-Trigger"
+	headerUserAgent = "User-Agent"
+)
+
+// reservedHeaders may not appear in Webhook.Headers: outhook sets them, or
+// net/http owns them.
+var reservedHeaders = map[string]bool{
+	HeaderContentType: true, HeaderDeliveryID: true, HeaderTrigger: true,
+	"Host": true, "Content-Length": true, "Transfer-Encoding": true, "Connection": true,
+}
+
+// ErrInvalidWebhook is matched (errors.Is) by every *ValidationError.
+var ErrInvalidWebhook = errors.New("webhook: invalid record")
+
+// ValidationError names the field of a record that is not valid.
+type ValidationError struct {
+	Field  string
+	Reason string
+	Err    error // underlying cause, if any
+}
+
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("webhook: invalid %s: %s", e.Field, e.Reason)
+}
+
+// Is reports whether target is ErrInvalidWebhook.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalidWebhook }
+
+// Unwrap returns the cause.
+func (e *ValidationError) Unwrap() error { return e.Err }
+
+func invalid(field, reason string, err error) error {
+	return &ValidationError{Field: field, Reason: reason, Err: err}
+}
+
+// Validate checks the record's fields: a name, at least one well-formed
+// trigger identifier, an absolute http(s) URL, a known method, a usable
+// signing config, and headers that do not collide with outhook's own.
+// Errors are *ValidationError values naming the field.
+func (w *Webhook) Validate() error {
+	if strings.TrimSpace(w.Name) == "" {
+		return invalid("name", "must not be empty", nil)
+	}
+	if len(w.Triggers) == 0 {
+		return invalid("triggers", "at least one trigger is required", nil)
+	}
+	for _, t := range w.Triggers {
+		if err := trigger.ValidateIdentifier(t); err != nil {
+			return invalid("triggers", err.Error(), err)
+		}
+	}
+	u, err := url.Parse(w.URL)
+	switch {
+	case err != nil:
+		return invalid("url", "not a URL", nil)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return invalid("url", fmt.Sprintf("scheme %q is not http or https", u.Scheme), nil)
+	case u.Host == "":
+		return invalid("url", "must be absolute, with a host", nil)
+	}
+	switch w.Method {
+	case "", http.MethodPost, http.MethodGet:
+	default:
+		return invalid("method", fmt.Sprintf("%q is not POST or GET", w.Method), nil)
+	}
+	s, err := signer.New(w.Signing)
+	if err != nil {
+		return invalid("signing", err.Error(), err)
+	}
+	protected := s.Headers()
+	for k := range w.Headers {
+		ck := http.CanonicalHeaderKey(k)
+		if k == "" || strings.ContainsAny(k, " \t\r\n:") {
+			return invalid("headers", fmt.Sprintf("%q is not a header name", k), nil)
+		}
+		if strings.ContainsAny(w.Headers[k], "\r\n") {
+			return invalid("headers", fmt.Sprintf("value of %s contains a line break", ck), nil)
+		}
+		if reservedHeaders[ck] || containsFold(protected, ck) {
+			return invalid("headers", fmt.Sprintf("%s is set by outhook and cannot be overridden", ck), nil)
+		}
+	}
+	return nil
+}
+
+// CheckTriggers reports, as a *ValidationError, the first of the record's
+// triggers that reg does not know.
+func (w *Webhook) CheckTriggers(reg *trigger.Registry) error {
+	for _, t := range w.Triggers {
+		if _, err := reg.Get(t); err != nil {
+			return invalid("triggers", err.Error(), err)
+		}
+	}
+	return nil
+}
+
+// Subscribes reports whether the record subscribes to the trigger identifier.
+func (w *Webhook) Subscribes(identifier string) bool {
+	for _, t := range w.Triggers {
+		if t == identifier {
+			return true
+		}
+	}
+	return false
+}
+
+// method returns the HTTP method to use.
+func (w *Webhook) method() string {
+	if w.Method == "" {
+		return http.MethodPost
+	}
+	return w.Method
+}
+
+// Clone returns a deep copy of w.
+func (w *Webhook) Clone() *Webhook {
+	c := *w
+	c.Triggers = append([]string(nil), w.Triggers...)
+	if w.Headers != nil {
+		c.Headers = make(map[string]string, len(w.Headers))
+		for k, v := range w.Headers {
+			c.Headers[k] = v
+		}
+	}
+	return &c
+}
+
+// String describes the record without its secret.
+func (w Webhook) String() string {
+	secret := ""
+	if w.Secret != "" {
+		secret = " secret=[redacted]"
+	}
+	return fmt.Sprintf("webhook %s %q %s %s triggers=%v disabled=%t%s",
+		w.ID, w.Name, w.method(), w.URL, w.Triggers, w.Disabled, secret)
+}
+
+// GoString is String, so that %#v does not print the secret either.
+func (w Webhook) GoString() string { return w.String() }
+
+// LogValue implements slog.LogValuer without the secret.
+func (w Webhook) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("id", w.ID.String()),
+		slog.String("name", w.Name),
+		slog.String("url", w.URL),
+		slog.Bool("disabled", w.Disabled),
+	)
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}
