@@ -148,11 +148,12 @@ func (d *Dispatcher) Prepare(ctx context.Context, msg trigger.Message) (trigger.
 }
 
 // encode returns the JSON body of msg: JSONSerialize's value, encoded without
-// HTML escaping, or a json.RawMessage as it is once checked to be valid JSON.
+// HTML escaping, or a json.RawMessage as it is once checked to be valid JSON
+// (or empty, for receivers that only want the signal).
 func encode(msg trigger.Message) ([]byte, error) {
 	v := msg.JSONSerialize()
 	if raw, ok := v.(json.RawMessage); ok {
-		if !json.Valid(raw) {
+		if len(raw) > 0 && !json.Valid(raw) {
 			return nil, errors.New("json.RawMessage is not valid JSON")
 		}
 		return raw, nil

@@ -55,7 +55,7 @@ const (
 	// and replay, so receivers can de-duplicate.
 	HeaderDeliveryID = "Webhook-Delivery-Id"
 	// HeaderTrigger carries the trigger identifier.
-	HeaderTrigger = "Webhook-Trigger"
+	HeaderTrigger   = "Webhook-Trigger"
 	headerUserAgent = "User-Agent"
 )
 

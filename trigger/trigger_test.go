@@ -1,0 +1,135 @@
+package trigger_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/outhook/outhook/trigger"
+)
+
+type pageUpdated struct{ ID int }
+
+func (p pageUpdated) JSONSerialize() any { return map[string]int{"id": p.ID} }
+
+type fileAdded struct{ Path string }
+
+func (f *fileAdded) JSONSerialize() any { return f }
+
+type raw json.RawMessage
+
+func (r raw) JSONSerialize() any { return json.RawMessage(r) }
+
+func TestRegister(t *testing.T) {
+	r := trigger.NewRegistry()
+	require.NoError(t, trigger.Register[pageUpdated](r, "myapp/page-updated", "A page changed"))
+	require.NoError(t, trigger.Register[*fileAdded](r, "myapp/file-added", "A file was added"))
+
+	tests := []struct {
+		name string
+		err  error
+		reg  func() error
+	}{
+		{"duplicate identifier", trigger.ErrDuplicate, func() error { return trigger.Register[raw](r, "myapp/page-updated", "") }},
+		{"duplicate type", trigger.ErrDuplicate, func() error { return trigger.Register[pageUpdated](r, "myapp/other", "") }},
+		{"duplicate type through pointer", trigger.ErrDuplicate, func() error { return trigger.Register[*pageUpdated](r, "myapp/other", "") }},
+		{"empty identifier", trigger.ErrInvalidIdentifier, func() error { return trigger.Register[raw](r, "", "") }},
+		{"space", trigger.ErrInvalidIdentifier, func() error { return trigger.Register[raw](r, "my app", "") }},
+		{"leading slash", trigger.ErrInvalidIdentifier, func() error { return trigger.Register[raw](r, "/x", "") }},
+		{"trailing slash", trigger.ErrInvalidIdentifier, func() error { return trigger.Register[raw](r, "x/", "") }},
+		{"empty segment", trigger.ErrInvalidIdentifier, func() error { return trigger.Register[raw](r, "a//b", "") }},
+		{"segment starts with dash", trigger.ErrInvalidIdentifier, func() error { return trigger.Register[raw](r, "a/-b", "") }},
+		{"non-ascii", trigger.ErrInvalidIdentifier, func() error { return trigger.Register[raw](r, "päge", "") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.ErrorIs(t, tt.reg(), tt.err)
+		})
+	}
+	assert.Len(t, r.Triggers(), 2, "failed registrations must not change the registry")
+}
+
+func TestLookup(t *testing.T) {
+	r := trigger.NewRegistry()
+	require.NoError(t, trigger.Register[pageUpdated](r, "myapp/page-updated", "A page changed"))
+	require.NoError(t, trigger.Register[*fileAdded](r, "myapp/file-added", "A file was added"))
+
+	tests := []struct {
+		name string
+		msg  trigger.Message
+		want string
+		err  error
+	}{
+		{"value", pageUpdated{ID: 1}, "myapp/page-updated", nil},
+		{"pointer to registered value type", &pageUpdated{ID: 1}, "myapp/page-updated", nil},
+		{"registered as pointer", &fileAdded{}, "myapp/file-added", nil},
+		{"unregistered", raw(`{}`), "", trigger.ErrUnknownTrigger},
+		{"nil", nil, "", trigger.ErrUnknownTrigger},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := r.Lookup(tt.msg)
+			if tt.err != nil {
+				assert.ErrorIs(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got.Identifier)
+		})
+	}
+
+	got, err := r.Get("myapp/file-added")
+	require.NoError(t, err)
+	assert.Equal(t, "A file was added", got.Description)
+	_, err = r.Get("nope")
+	assert.ErrorIs(t, err, trigger.ErrUnknownTrigger)
+}
+
+func TestTriggersSorted(t *testing.T) {
+	r := trigger.NewRegistry()
+	require.NoError(t, trigger.Register[pageUpdated](r, "b/page", "page"))
+	require.NoError(t, trigger.Register[*fileAdded](r, "a/file", "file"))
+	require.NoError(t, trigger.Register[raw](r, "c/raw", "raw"))
+	var ids []string
+	for _, tr := range r.Triggers() {
+		ids = append(ids, tr.Identifier)
+	}
+	assert.Equal(t, []string{"a/file", "b/page", "c/raw"}, ids)
+}
+
+func TestRegistryConcurrent(t *testing.T) {
+	r := trigger.NewRegistry()
+	require.NoError(t, trigger.Register[pageUpdated](r, "myapp/page-updated", ""))
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for j := 0; j < 200; j++ {
+				_, err := r.Lookup(pageUpdated{})
+				assert.NoError(t, err)
+				_ = r.Triggers()
+				_ = trigger.Register[raw](r, fmt.Sprintf("x/%d-%d", i, j), "")
+			}
+		}(i)
+	}
+	wg.Wait()
+	// Only the first registration of raw can succeed.
+	assert.Len(t, r.Triggers(), 2)
+}
+
+func ExampleRegister() {
+	reg := trigger.NewRegistry()
+	err := trigger.Register[pageUpdated](reg, "myapp/page-updated", "A page was created, updated or deleted")
+	fmt.Println(err)
+
+	t, _ := reg.Lookup(pageUpdated{ID: 7})
+	fmt.Println(t.Identifier, "-", t.Description)
+	// Output:
+	// <nil>
+	// myapp/page-updated - A page was created, updated or deleted
+}
