@@ -486,3 +486,36 @@ func TestSecretsNeverShow(t *testing.T) {
 	}
 	_ = logs
 }
+
+func TestDispatchThroughMemoryTransport(t *testing.T) {
+	ctx := context.Background()
+	store := webhook.NewMemoryStore()
+	rc := newReceiver(t, status(503), status(200))
+	record(t, store, rc.URL)
+	record(t, store, rc.URL)
+	done := make(chan transport.Result, 2)
+	mem := transport.NewMemory(transport.Workers(2), transport.OnDone(func(_ transport.Envelope, r transport.Result) { done <- r }))
+	d := webhook.NewDispatcher(store, registry(t), webhook.WithTransport(mem), webhook.WithBackOff(fastBackOff(3)))
+
+	deliveries, err := d.Dispatch(ctx, pageUpdated{ID: 9})
+	require.NoError(t, err)
+	require.Len(t, deliveries, 2)
+	ids := map[uuid.UUID]bool{}
+	for _, del := range deliveries {
+		assert.Equal(t, webhook.StatusQueued, del.Status)
+		ids[del.ID] = true
+	}
+	for i := 0; i < 2; i++ {
+		select {
+		case r := <-done:
+			assert.Equal(t, transport.StatusDelivered, r.Status)
+			assert.True(t, ids[r.DeliveryID])
+		case <-time.After(5 * time.Second):
+			t.Fatal("deliveries did not finish")
+		}
+	}
+	left, err := mem.Close(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, left)
+	assert.Len(t, rc.requests(), 3, "one 503, then both delivered")
+}
