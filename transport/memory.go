@@ -264,6 +264,9 @@ func (m *Memory) attempt(j *job) {
 	case Permanent:
 		r := failed(j.env, j.last, false, nil)
 		res = &r
+	case Defer:
+		j.n-- // no request was made
+		j.due = time.Now().Add(max(j.last.RetryAfter, minDefer))
 	default:
 		if m.ctx.Err() != nil {
 			break // Close gave up while this attempt ran: it stays pending

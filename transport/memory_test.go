@@ -274,3 +274,25 @@ func TestMemoryCloseDeadline(t *testing.T) {
 		assert.True(t, got[env.DeliveryID])
 	}
 }
+
+func TestMemoryDefer(t *testing.T) {
+	e := newEndpoints(time.Hour)
+	var calls atomic.Int32
+	deferring := e.add(func(ctx context.Context, n int) transport.Attempt {
+		if calls.Add(1) <= 3 {
+			return transport.Attempt{Outcome: transport.Defer, RetryAfter: time.Millisecond}
+		}
+		assert.Equal(t, 1, n, "deferrals are not attempts")
+		return ok
+	})
+	var c collector
+	m := transport.NewMemory(transport.Workers(1), transport.OnDone(c.done))
+	envs := envsFor(deferring)
+	_, err := m.Send(context.Background(), e, envs)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return c.len() == 1 }, 5*time.Second, time.Millisecond)
+	r, _ := c.get(envs[0].DeliveryID)
+	assert.Equal(t, transport.StatusDelivered, r.Status)
+	assert.Equal(t, 1, r.Attempts)
+	assert.Empty(t, closeNow(t, m))
+}

@@ -16,7 +16,17 @@ type Sync struct {
 	// Sleep waits between attempts; nil means a timer that honours ctx.
 	// Tests inject one that records the waits instead.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// MaxDefer bounds the total time one delivery waits on Defer outcomes
+	// (an open circuit breaker, a rate limit) before it fails; 0 means
+	// DefaultMaxDefer.
+	MaxDefer time.Duration
 }
+
+// DefaultMaxDefer is Sync's default MaxDefer.
+const DefaultMaxDefer = time.Minute
+
+// minDefer keeps a Defer without RetryAfter from spinning.
+const minDefer = 10 * time.Millisecond
 
 // Send implements Transport.
 func (s Sync) Send(ctx context.Context, a Attempter, envs []Envelope) ([]Result, error) {
@@ -42,19 +52,32 @@ func (s Sync) deliver(ctx context.Context, a Attempter, env Envelope) Result {
 	if sleep == nil {
 		sleep = SleepContext
 	}
+	maxDefer := s.MaxDefer
+	if maxDefer <= 0 {
+		maxDefer = DefaultMaxDefer
+	}
+	var deferred time.Duration
 	b := a.NewBackOff()
 	b.Reset()
 	for n := 1; ; n++ {
 		at := a.Attempt(ctx, env, n)
+		var wait time.Duration
 		switch at.Outcome {
 		case Success:
 			return Result{DeliveryID: env.DeliveryID, Status: StatusDelivered, Attempts: n, Last: at}
 		case Permanent:
 			return failed(env, at, false, nil)
-		}
-		wait := b.NextBackOff()
-		if wait == backoff.Stop {
-			return failed(env, at, true, nil)
+		case Defer:
+			n-- // no request was made
+			wait = max(at.RetryAfter, minDefer)
+			if deferred += wait; deferred > maxDefer {
+				at.Number = n
+				return failed(env, at, true, nil)
+			}
+		default:
+			if wait = b.NextBackOff(); wait == backoff.Stop {
+				return failed(env, at, true, nil)
+			}
 		}
 		if at.RetryAfter > wait {
 			wait = at.RetryAfter

@@ -40,6 +40,10 @@ const (
 	// Permanent: retrying cannot help (other statuses, a record that is gone or
 	// disabled, a request that cannot be built).
 	Permanent
+	// Defer: no request was made (an open circuit breaker, a rate limit); try
+	// again after RetryAfter. It does not count as an attempt and does not
+	// advance the retry schedule.
+	Defer
 )
 
 func (o Outcome) String() string {
@@ -50,6 +54,8 @@ func (o Outcome) String() string {
 		return "retry"
 	case Permanent:
 		return "permanent"
+	case Defer:
+		return "defer"
 	}
 	return fmt.Sprintf("Outcome(%d)", int(o))
 }
@@ -83,6 +89,13 @@ type Attempter interface {
 	// NewBackOff returns a fresh retry schedule for one delivery.
 	NewBackOff() backoff.BackOff
 }
+
+// AttemptFunc makes one attempt; Attempter.Attempt has its shape.
+type AttemptFunc func(ctx context.Context, env Envelope, n int) Attempt
+
+// Middleware wraps the attempt function, so that guards, limits, circuit
+// breakers, telemetry and delivery logs apply under every transport.
+type Middleware func(next AttemptFunc) AttemptFunc
 
 // Status is where a delivery stands.
 type Status string

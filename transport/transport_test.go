@@ -83,6 +83,7 @@ var (
 	ok      = transport.Attempt{Outcome: transport.Success, StatusCode: 200}
 	flaky   = transport.Attempt{Outcome: transport.Retry, StatusCode: 503, Err: &transport.StatusError{StatusCode: 503}}
 	gone    = transport.Attempt{Outcome: transport.Permanent, StatusCode: 410, Err: &transport.StatusError{StatusCode: 410}}
+	later   = transport.Attempt{Outcome: transport.Defer, RetryAfter: 3 * time.Second}
 	limited = transport.Attempt{Outcome: transport.Retry, StatusCode: 429, RetryAfter: 42 * time.Second, Err: &transport.StatusError{StatusCode: 429}}
 )
 
@@ -100,6 +101,8 @@ func TestSync(t *testing.T) {
 		{"retry then success", []transport.Attempt{flaky, flaky, ok}, 5, transport.StatusDelivered, 3, false, []time.Duration{time.Second, time.Second}},
 		{"permanent", []transport.Attempt{gone, ok}, 5, transport.StatusFailed, 1, false, nil},
 		{"exhausted", []transport.Attempt{flaky}, 3, transport.StatusFailed, 3, true, []time.Duration{time.Second, time.Second}},
+		{"deferred attempts do not count", []transport.Attempt{later, flaky, later, ok}, 2, transport.StatusDelivered, 2, false, []time.Duration{3 * time.Second, time.Second, 3 * time.Second}},
+		{"deferred too long", []transport.Attempt{later}, 5, transport.StatusFailed, 0, true, repeat(3*time.Second, 20)},
 		{"retry-after beats backoff", []transport.Attempt{limited, ok}, 3, transport.StatusDelivered, 2, false, []time.Duration{42 * time.Second}},
 	}
 	for _, tt := range tests {
@@ -126,6 +129,14 @@ func TestSync(t *testing.T) {
 			}
 		})
 	}
+}
+
+func repeat(d time.Duration, n int) []time.Duration {
+	out := make([]time.Duration, n)
+	for i := range out {
+		out[i] = d
+	}
+	return out
 }
 
 func TestSyncCancel(t *testing.T) {

@@ -46,6 +46,7 @@ type config struct {
 	excerpt        int
 	maxRetryAfter  time.Duration
 	userAgent      string
+	middleware     []transport.Middleware
 }
 
 func newConfig(opts []Option) config {
@@ -125,6 +126,13 @@ func WithIDGenerator(newID func() uuid.UUID) Option { return func(cfg *config) {
 
 // WithUserAgent sets the User-Agent header of every attempt.
 func WithUserAgent(ua string) Option { return func(cfg *config) { cfg.userAgent = ua } }
+
+// WithMiddleware wraps every attempt, first given outermost. Endpoint
+// health, rate limits and delivery logs plug in here, and apply under every
+// transport.
+func WithMiddleware(mw ...transport.Middleware) Option {
+	return func(cfg *config) { cfg.middleware = append(cfg.middleware, mw...) }
+}
 
 // defaultClient is used when no WithHTTPClient is given.
 func defaultClient() *http.Client {

@@ -35,6 +35,7 @@ type Sender struct {
 	cfg     config
 	store   Store
 	signers sync.Map // signer.Config -> signer.Signer
+	chain   transport.AttemptFunc
 }
 
 var _ transport.Attempter = (*Sender)(nil)
@@ -45,17 +46,30 @@ func NewSender(store Store, opts ...Option) *Sender {
 	return newSender(store, newConfig(opts))
 }
 
-func newSender(store Store, cfg config) *Sender { return &Sender{cfg: cfg, store: store} }
+func newSender(store Store, cfg config) *Sender {
+	s := &Sender{cfg: cfg, store: store}
+	s.chain = s.attempt
+	for i := len(cfg.middleware) - 1; i >= 0; i-- {
+		s.chain = cfg.middleware[i](s.chain)
+	}
+	return s
+}
 
 // NewBackOff implements transport.Attempter.
 func (s *Sender) NewBackOff() backoff.BackOff { return s.cfg.newBackOff() }
 
 // Attempt implements transport.Attempter: it loads the record, signs env.Body
 // with the record's scheme and secret, sends it within the attempt timeout,
-// reads a bounded excerpt of the answer and classifies it.
+// reads a bounded excerpt of the answer and classifies it. Middleware given
+// with WithMiddleware wraps all of that.
 func (s *Sender) Attempt(ctx context.Context, env transport.Envelope, n int) transport.Attempt {
+	at := s.chain(ctx, env, n)
+	s.logAttempt(ctx, env, &at)
+	return at
+}
+
+func (s *Sender) attempt(ctx context.Context, env transport.Envelope, n int) transport.Attempt {
 	at := transport.Attempt{Number: n, Start: s.cfg.now()}
-	defer func() { s.logAttempt(ctx, env, &at) }()
 
 	w, err := s.store.Get(ctx, env.WebhookID)
 	switch {
@@ -143,9 +157,12 @@ func (s *Sender) signer(c signer.Config) (signer.Signer, error) {
 }
 
 func (s *Sender) logAttempt(ctx context.Context, env transport.Envelope, at *transport.Attempt) {
-	level := slog.LevelDebug
-	if at.Outcome != transport.Success {
-		level = slog.LevelWarn
+	level := slog.LevelWarn
+	switch at.Outcome {
+	case transport.Success:
+		level = slog.LevelDebug
+	case transport.Defer:
+		level = slog.LevelInfo
 	}
 	if !s.cfg.log.Enabled(ctx, level) {
 		return
