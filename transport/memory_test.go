@@ -55,7 +55,7 @@ func (e *endpoints) NewBackOff() backoff.BackOff {
 	return backoff.WithMaxRetries(backoff.NewConstantBackOff(e.wait), 4)
 }
 
-func succeed(context.Context, int) transport.Attempt { return ok }
+func succeed(context.Context, int) transport.Attempt    { return ok }
 func alwaysFail(context.Context, int) transport.Attempt { return flaky }
 
 // failTimes fails k times, then succeeds.
