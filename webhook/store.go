@@ -163,3 +163,20 @@ func (s *MemoryStore) list(keep func(*Webhook) bool) []*Webhook {
 	})
 	return out
 }
+
+// RotateSecret gives the record with id a new secret generated in its
+// scheme's format, keeps the old one valid for overlap, stores the record and
+// returns it. See Webhook.RotateSecret.
+func RotateSecret(ctx context.Context, s Store, id uuid.UUID, overlap time.Duration) (*Webhook, error) {
+	w, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.RotateSecret("", overlap, time.Now()); err != nil {
+		return nil, err
+	}
+	if err := s.Update(ctx, w); err != nil {
+		return nil, err
+	}
+	return w, nil
+}

@@ -39,8 +39,22 @@ type Webhook struct {
 	// Headers are extra request headers. They can never replace the headers
 	// outhook sets (Content-Type, the signature headers, Webhook-Delivery-Id...).
 	Headers map[string]string `json:"headers,omitempty"`
+	// PreviousSecret is a secret being rotated out (see RotateSecret). Until
+	// PreviousSecretExpiresAt, schemes that can carry several signatures
+	// (Standard Webhooks) sign with it too; the others sign with Secret only.
+	PreviousSecret          string    `json:"previous_secret,omitempty"`
+	PreviousSecretExpiresAt time.Time `json:"previous_secret_expires_at,omitempty"`
 	// Disabled records receive nothing; queued deliveries to them are cancelled.
 	Disabled bool `json:"disabled,omitempty"`
+	// DisabledReason and DisabledAt say why and when the record was disabled
+	// automatically (endpoint health); re-enabling clears them.
+	DisabledReason string    `json:"disabled_reason,omitempty"`
+	DisabledAt     time.Time `json:"disabled_at,omitempty"`
+	// InsecureSkipVerify turns off TLS certificate verification for this
+	// record, like TYPO3's verify_ssl = false. Every attempt that uses it logs
+	// a warning. Only the default client (or one with an *http.Transport)
+	// supports it.
+	InsecureSkipVerify bool `json:"insecure_skip_verify,omitempty"`
 	// Signing selects the signature scheme; the zero value is TYPO3's.
 	Signing signer.Config `json:"signing"`
 	// CreatedAt and UpdatedAt are set by the Store.
@@ -151,6 +165,43 @@ func (w *Webhook) CheckTriggers(reg *trigger.Registry) error {
 	return nil
 }
 
+// RotateSecret makes newSecret the record's secret and keeps the current one
+// valid as PreviousSecret for overlap after now, so receivers can switch
+// without a gap. An empty newSecret is generated in the scheme's format.
+// Store the record afterwards with Store.Update.
+func (w *Webhook) RotateSecret(newSecret string, overlap time.Duration, now time.Time) error {
+	if newSecret == "" {
+		s, err := signer.GenerateSecret(w.Signing.Scheme)
+		if err != nil {
+			return err
+		}
+		newSecret = s
+	}
+	if newSecret == w.Secret {
+		return invalid("secret", "the new secret equals the current one", nil)
+	}
+	w.PreviousSecret, w.PreviousSecretExpiresAt = w.Secret, now.Add(overlap).UTC()
+	if overlap <= 0 {
+		w.PreviousSecret, w.PreviousSecretExpiresAt = "", time.Time{}
+	}
+	w.Secret = newSecret
+	return nil
+}
+
+// Secrets returns the secrets to sign with at t: the current one first, then
+// the previous one while its overlap lasts.
+func (w *Webhook) Secrets(t time.Time) []string {
+	if w.PreviousSecret != "" && t.Before(w.PreviousSecretExpiresAt) {
+		return []string{w.Secret, w.PreviousSecret}
+	}
+	return []string{w.Secret}
+}
+
+// Enable clears Disabled and the automatic disabling's reason and time.
+func (w *Webhook) Enable() {
+	w.Disabled, w.DisabledReason, w.DisabledAt = false, "", time.Time{}
+}
+
 // Subscribes reports whether the record subscribes to the trigger identifier.
 func (w *Webhook) Subscribes(identifier string) bool {
 	for _, t := range w.Triggers {
@@ -187,6 +238,9 @@ func (w Webhook) String() string {
 	secret := ""
 	if w.Secret != "" {
 		secret = " secret=[redacted]"
+	}
+	if w.PreviousSecret != "" {
+		secret += " previous_secret=[redacted]"
 	}
 	return fmt.Sprintf("webhook %s %q %s %s triggers=%v disabled=%t%s",
 		w.ID, w.Name, w.method(), w.URL, w.Triggers, w.Disabled, secret)

@@ -1,0 +1,139 @@
+package webhook_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/outhook/outhook/webhook"
+)
+
+func TestRotateSecret(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	w := valid()
+	w.Secret = "old-secret"
+	require.NoError(t, w.RotateSecret("new-secret", time.Hour, now))
+	assert.Equal(t, "new-secret", w.Secret)
+	assert.Equal(t, "old-secret", w.PreviousSecret)
+
+	assert.Equal(t, []string{"new-secret", "old-secret"}, w.Secrets(now.Add(59*time.Minute)), "during the overlap")
+	assert.Equal(t, []string{"new-secret"}, w.Secrets(now.Add(time.Hour)), "after the overlap")
+
+	require.NoError(t, w.RotateSecret("", 0, now))
+	assert.Len(t, w.Secret, 64, "generated")
+	assert.Empty(t, w.PreviousSecret, "no overlap keeps nothing")
+	assert.ErrorIs(t, w.RotateSecret(w.Secret, time.Hour, now), webhook.ErrInvalidWebhook)
+
+	ctx := context.Background()
+	store := webhook.NewMemoryStore()
+	rec := valid()
+	require.NoError(t, store.Create(ctx, rec))
+	rotated, err := webhook.RotateSecret(ctx, store, rec.ID, time.Hour)
+	require.NoError(t, err)
+	got, err := store.Get(ctx, rec.ID)
+	require.NoError(t, err)
+	assert.Equal(t, rotated.Secret, got.Secret)
+	assert.Equal(t, rec.Secret, got.PreviousSecret)
+	assert.NotEqual(t, rec.Secret, got.Secret)
+	_, err = webhook.RotateSecret(ctx, store, uuid.New(), time.Hour)
+	assert.ErrorIs(t, err, webhook.ErrNotFound)
+}
+
+func TestTYPO3SignsWithTheNewSecretDuringRotation(t *testing.T) {
+	store := webhook.NewMemoryStore()
+	rc := newReceiver(t)
+	rec := record(t, store, rc.URL)
+	old := rec.Secret
+	require.NoError(t, rec.RotateSecret("brand-new", time.Hour, time.Now()))
+	require.NoError(t, store.Update(context.Background(), rec))
+
+	d := webhook.NewDispatcher(store, registry(t))
+	_, err := d.Dispatch(context.Background(), pageUpdated{ID: 1})
+	require.NoError(t, err)
+	reqs := rc.requests()
+	require.Len(t, reqs, 1)
+	got := reqs[0].Header.Get("Webhook-Signature")
+	assert.Equal(t, typo3Signature("brand-new", rec.ID.String(), reqs[0].Body), got)
+	assert.NotEqual(t, typo3Signature(old, rec.ID.String(), reqs[0].Body), got)
+}
+
+func TestInsecureSkipVerify(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	store := webhook.NewMemoryStore()
+	strict := record(t, store, srv.URL)
+	lax := record(t, store, srv.URL, func(w *webhook.Webhook) { w.InsecureSkipVerify = true })
+	d := webhook.NewDispatcher(store, registry(t), webhook.WithLogger(logger), webhook.WithBackOff(fastBackOff(1)))
+
+	deliveries, err := d.Dispatch(context.Background(), pageUpdated{})
+	require.NoError(t, err)
+	require.Len(t, deliveries, 2)
+	byRecord := map[uuid.UUID]webhook.Delivery{}
+	for _, del := range deliveries {
+		byRecord[del.WebhookID] = del
+	}
+	assert.Equal(t, webhook.StatusFailed, byRecord[strict.ID].Status, "a self-signed certificate fails by default")
+	assert.Contains(t, byRecord[strict.ID].Err.Error(), "certificate")
+	assert.Equal(t, webhook.StatusDelivered, byRecord[lax.ID].Status)
+	assert.Contains(t, logs.String(), "TLS verification is off")
+}
+
+// TestSecretsNeverLeak formats records and errors every way and greps all
+// logs for the secrets.
+func TestSecretsNeverLeak(t *testing.T) {
+	const secret, previous = "s3cr3t-current-0123456789", "s3cr3t-previous-9876543210"
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	store := webhook.NewMemoryStore()
+	answers := []http.HandlerFunc{status(500), status(404)}
+	rc := newReceiver(t, answers...)
+	rec := record(t, store, rc.URL, func(w *webhook.Webhook) {
+		w.Secret = secret
+		w.PreviousSecret, w.PreviousSecretExpiresAt = previous, time.Now().Add(time.Hour)
+	})
+	gone := record(t, store, "http://127.0.0.1:1/refused", func(w *webhook.Webhook) { w.Secret = secret })
+	d := webhook.NewDispatcher(store, registry(t), webhook.WithLogger(logger), webhook.WithBackOff(fastBackOff(2)))
+	deliveries, err := d.Dispatch(context.Background(), pageUpdated{})
+	require.NoError(t, err)
+
+	var out strings.Builder
+	for _, v := range []any{rec, *rec, gone, []*webhook.Webhook{rec}} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+			fmt.Fprintf(&out, verb+"\n", v)
+		}
+	}
+	logger.Info("record", "webhook", rec, "value", *rec)
+	for _, del := range deliveries {
+		require.Error(t, del.Err)
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+			fmt.Fprintf(&out, verb+"\n", del.Err)
+			fmt.Fprintf(&out, verb+"\n", del)
+		}
+		for e := del.Err; e != nil; e = errors.Unwrap(e) {
+			out.WriteString(e.Error())
+		}
+	}
+	bad := *rec
+	bad.URL = "ftp://x"
+	fmt.Fprintln(&out, bad.Validate())
+
+	all := out.String() + logs.String()
+	require.NotEmpty(t, logs.String())
+	for _, s := range []string{secret, previous} {
+		assert.NotContains(t, all, s)
+	}
+	assert.Contains(t, all, "[redacted]")
+}
