@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"hash"
 	"net/http"
+	"strings"
 )
 
 // TYPO3 headers.
 const (
+	// HeaderTYPO3Signature carries the hex HMAC.
 	HeaderTYPO3Signature = "Webhook-Signature"
-	HeaderTYPO3Algo      = "Webhook-Signature-Algo"
+	// HeaderTYPO3Algo names the hash of the HMAC.
+	HeaderTYPO3Algo = "Webhook-Signature-Algo"
 )
 
 // TYPO3 is the signing scheme of TYPO3's outgoing webhooks:
@@ -51,14 +54,15 @@ func (s *TYPO3) Sign(h http.Header, secrets []string, in Input) error {
 
 // Verify checks the Webhook-Signature header of a received request against
 // each secret in turn. in.WebhookID must be the UUID of the sender's record
-// and in.Body the exact body received.
+// and in.Body the exact body received. A Webhook-Signature-Algo header, when
+// present, must name the algorithm s was created with.
 func (s *TYPO3) Verify(h http.Header, secrets []string, in Input) error {
 	got := h.Get(HeaderTYPO3Signature)
 	if got == "" {
 		return ErrMissingSignature
 	}
-	if a := h.Get(HeaderTYPO3Algo); a != "" && a != s.algo {
-		return fmt.Errorf("%w: algorithm %q, want %q", ErrInvalidSignature, a, s.algo)
+	if a := h.Get(HeaderTYPO3Algo); a != "" && !strings.EqualFold(a, s.algo) {
+		return fmt.Errorf("%w: algorithm %q, want %q", ErrInvalidSignature, clip(a), s.algo)
 	}
 	sig, err := hex.DecodeString(got)
 	if err != nil {
@@ -73,5 +77,5 @@ func (s *TYPO3) Verify(h http.Header, secrets []string, in Input) error {
 }
 
 func (s *TYPO3) sum(secret string, in Input) []byte {
-	return mac(s.hash, secret, []byte(in.WebhookID), []byte{':'}, in.Body)
+	return mac(s.hash, []byte(secret), []byte(in.WebhookID), []byte{':'}, in.Body)
 }

@@ -1,0 +1,17 @@
+package signer
+
+import "net/http"
+
+// None is the explicit opt-out: Sign adds nothing and Verify accepts every
+// request. A Receiver that lists a None handler accepts unsigned requests,
+// so put it last, if at all.
+type None struct{}
+
+// Headers implements Signer; None sets no header.
+func (None) Headers() []string { return nil }
+
+// Sign implements Signer; it does nothing.
+func (None) Sign(http.Header, []string, Input) error { return nil }
+
+// Verify accepts every request.
+func (None) Verify(http.Header, []string, Input) error { return nil }

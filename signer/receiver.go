@@ -1,0 +1,176 @@
+package signer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// Handler is one kind of signed request a Receiver accepts: a scheme, its
+// secrets and, for SchemeTYPO3, the UUID of the sender's webhook record.
+// Tiki calls these webhook handlers. It is plain data, for a config file.
+type Handler struct {
+	// Name identifies the handler to the next http.Handler (see
+	// MatchedHandler); "" means the scheme name. Names must be unique.
+	Name string `json:"name,omitempty"`
+	// Config is the scheme and its parameters, as the sender has them.
+	Config Config `json:"config"`
+	// Secrets are the shared secrets, current first; any one verifies.
+	Secrets []string `json:"secrets,omitempty"`
+	// WebhookID is the UUID of the sender's record, needed by SchemeTYPO3.
+	WebhookID string `json:"webhook_id,omitempty"`
+}
+
+// Receiver verifies received webhook requests against a list of handlers,
+// in order; the first that verifies wins (Tiki's rule). Its Middleware
+// guards an http.Handler. Create it with NewReceiver; it is safe for
+// concurrent use.
+type Receiver struct {
+	handlers []namedVerifier
+	maxBody  int64
+	onReject func(*http.Request, error)
+}
+
+type namedVerifier struct {
+	name string
+	v    Verifier
+}
+
+// NewReceiver returns a Receiver for handlers, tried in the order given. It
+// checks every handler here, with the errors of NewVerifier. Options:
+// WithMaxBodyBytes, WithOnReject, and WithTolerance and WithClock for the
+// handlers' timestamps.
+func NewReceiver(handlers []Handler, opts ...Option) (*Receiver, error) {
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(handlers) == 0 {
+		return nil, fmt.Errorf("%w: a receiver needs at least one handler", ErrInvalidConfig)
+	}
+	rc := &Receiver{maxBody: o.maxBody, onReject: o.onReject}
+	seen := make(map[string]bool, len(handlers))
+	for i, h := range handlers {
+		name := h.Name
+		if name == "" {
+			c, err := h.Config.canonical()
+			if err != nil {
+				return nil, fmt.Errorf("handler %d: %w", i, err)
+			}
+			name = c.Scheme
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("%w: two handlers are named %q", ErrInvalidConfig, name)
+		}
+		seen[name] = true
+		ho := o
+		ho.webhookID = h.WebhookID
+		v, err := newVerifier(h.Config, h.Secrets, ho)
+		if err != nil {
+			return nil, fmt.Errorf("handler %q: %w", name, err)
+		}
+		rc.handlers = append(rc.handlers, namedVerifier{name: name, v: v})
+	}
+	return rc, nil
+}
+
+// Verify reads r's body, up to the limit, and tries each handler in turn. It
+// returns the name of the first handler that verifies and the body, or an
+// error: one matching ErrBodyTooLarge, a read error, or, when no handler
+// verifies, the errors of all handlers joined, each naming its handler. Verify
+// consumes r.Body.
+func (rc *Receiver) Verify(r *http.Request) (handler string, body []byte, err error) {
+	if r.ContentLength > rc.maxBody {
+		return "", nil, fmt.Errorf("%w: %d bytes, limit %d", ErrBodyTooLarge, r.ContentLength, rc.maxBody)
+	}
+	if r.Body != nil {
+		body, err = io.ReadAll(io.LimitReader(r.Body, rc.maxBody+1))
+		if err != nil {
+			return "", nil, fmt.Errorf("%w: %w", errReadBody, err)
+		}
+		if int64(len(body)) > rc.maxBody {
+			return "", nil, fmt.Errorf("%w: over %d bytes", ErrBodyTooLarge, rc.maxBody)
+		}
+	}
+	errs := make([]error, 0, len(rc.handlers))
+	for _, h := range rc.handlers {
+		err := h.v.Verify(r.Header, body)
+		if err == nil {
+			return h.name, body, nil
+		}
+		errs = append(errs, fmt.Errorf("handler %q: %w", h.name, err))
+	}
+	return "", nil, errors.Join(errs...)
+}
+
+// Middleware returns an http.Handler that passes only verified requests to
+// next. A refused request gets 401 with a short reason, 413 if its body is
+// over the limit, or 400 if the body cannot be read, and next never sees it.
+// A verified request reaches next with the body restored as r.Body and
+// available through VerifiedBody, and the handler's name through
+// MatchedHandler.
+func (rc *Receiver) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, body, err := rc.Verify(r)
+		if err != nil {
+			if rc.onReject != nil {
+				rc.onReject(r, err)
+			}
+			status, reason := rejection(err)
+			http.Error(w, reason, status)
+			return
+		}
+		ctx := context.WithValue(r.Context(), verifiedKey{}, verified{handler: name, body: body})
+		r = r.WithContext(ctx)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// rejection picks the status and the short reason for a refusal. When
+// handlers disagree, the most specific reason wins: a replayed request
+// with a valid signature says so rather than "missing signature".
+func rejection(err error) (int, string) {
+	switch {
+	case errors.Is(err, errReadBody):
+		return http.StatusBadRequest, "cannot read request body"
+	case errors.Is(err, ErrBodyTooLarge):
+		return http.StatusRequestEntityTooLarge, "request body too large"
+	case errors.Is(err, ErrTimestampOutOfRange):
+		return http.StatusUnauthorized, "timestamp out of range"
+	case errors.Is(err, ErrInvalidSignature):
+		return http.StatusUnauthorized, "invalid signature"
+	case errors.Is(err, ErrMissingSignature):
+		return http.StatusUnauthorized, "missing signature"
+	default:
+		return http.StatusUnauthorized, "signature not verified"
+	}
+}
+
+var errReadBody = errors.New("signer: read body")
+
+type verifiedKey struct{}
+
+type verified struct {
+	handler string
+	body    []byte
+}
+
+// MatchedHandler returns the name of the handler that verified the request
+// whose context ctx is, inside a Receiver's Middleware.
+func MatchedHandler(ctx context.Context) (name string, ok bool) {
+	v, ok := ctx.Value(verifiedKey{}).(verified)
+	return v.handler, ok
+}
+
+// VerifiedBody returns the verified body of the request whose context ctx
+// is, inside a Receiver's Middleware. The slice is shared with r.Body's
+// reader: do not modify it.
+func VerifiedBody(ctx context.Context) (body []byte, ok bool) {
+	v, ok := ctx.Value(verifiedKey{}).(verified)
+	return v.body, ok
+}

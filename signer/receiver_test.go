@@ -1,0 +1,253 @@
+package signer
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	testUUID     = "c9b4f4a1-3f0e-4b8e-9d6a-2f1c0e7b5a11"
+	testSecret   = "my-webhook-secret"
+	githubHeader = "X-Hub-Signature-256"
+)
+
+var (
+	testNow   = time.Unix(1700000000, 0)
+	githubCfg = Config{Scheme: SchemeHMAC, Header: githubHeader, Prefix: "sha256="}
+	tikiCfg   = Config{Scheme: SchemeHMAC, Header: "Webhook-Signature", Encoding: EncodingBase64}
+)
+
+// seen records what the protected handler got.
+type seen struct {
+	mu      sync.Mutex
+	calls   int
+	handler string
+	body    []byte
+	ctxBody []byte
+}
+
+func (s *seen) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	s.handler, _ = MatchedHandler(r.Context())
+	s.ctxBody, _ = VerifiedBody(r.Context())
+	s.body, _ = io.ReadAll(r.Body)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func signedRequest(t *testing.T, url string, cfg Config, secrets []string, body string) *http.Request {
+	t.Helper()
+	s, err := New(cfg)
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	require.NoError(t, err)
+	require.NoError(t, s.Sign(req.Header, secrets, Input{WebhookID: testUUID, MessageID: "msg_1", Timestamp: testNow, Body: []byte(body)}))
+	return req
+}
+
+func TestReceiverMiddleware(t *testing.T) {
+	swSecret := mustSecret(t, SchemeStandardWebhooks)
+	handlers := []Handler{
+		{Name: "typo3", Config: Config{}, Secrets: []string{testSecret}, WebhookID: testUUID},
+		{Name: "github", Config: githubCfg, Secrets: []string{"new-secret", testSecret}},
+		{Name: "tiki", Config: tikiCfg, Secrets: []string{testSecret}},
+		{Config: Config{Scheme: SchemeStandardWebhooks}, Secrets: []string{swSecret}},
+		{Name: "spika", Config: Config{Scheme: SchemeToken}, Secrets: []string{testSecret}},
+	}
+	var rejected []error
+	var mu sync.Mutex
+	rc, err := NewReceiver(handlers,
+		WithClock(func() time.Time { return testNow }),
+		WithMaxBodyBytes(64),
+		WithOnReject(func(_ *http.Request, err error) { mu.Lock(); rejected = append(rejected, err); mu.Unlock() }))
+	require.NoError(t, err)
+
+	tests := []struct {
+		name        string
+		req         func(url string) *http.Request
+		wantStatus  int
+		wantHandler string
+		wantReason  string
+		wantErr     error
+	}{
+		{"typo3 wins", func(u string) *http.Request {
+			return signedRequest(t, u, Config{}, []string{testSecret}, `{"a":1}`)
+		}, http.StatusNoContent, "typo3", "", nil},
+		{"github with a previous secret", func(u string) *http.Request {
+			return signedRequest(t, u, githubCfg, []string{testSecret}, `{"a":1}`)
+		}, http.StatusNoContent, "github", "", nil},
+		{"tiki base64 on Webhook-Signature after typo3 fails", func(u string) *http.Request {
+			return signedRequest(t, u, tikiCfg, []string{testSecret}, `{"a":1}`)
+		}, http.StatusNoContent, "tiki", "", nil},
+		{"standard webhooks named after its scheme", func(u string) *http.Request {
+			return signedRequest(t, u, Config{Scheme: SchemeStandardWebhooks}, []string{swSecret}, `{"a":1}`)
+		}, http.StatusNoContent, SchemeStandardWebhooks, "", nil},
+		{"token", func(u string) *http.Request {
+			return signedRequest(t, u, Config{Scheme: SchemeToken}, []string{testSecret}, `{"a":1}`)
+		}, http.StatusNoContent, "spika", "", nil},
+		{"empty body", func(u string) *http.Request {
+			return signedRequest(t, u, githubCfg, []string{testSecret}, ``)
+		}, http.StatusNoContent, "github", "", nil},
+		{"unsigned", func(u string) *http.Request {
+			req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(`{}`))
+			return req
+		}, http.StatusUnauthorized, "", "missing signature", ErrMissingSignature},
+		{"wrong secret", func(u string) *http.Request {
+			return signedRequest(t, u, githubCfg, []string{"guess"}, `{"a":1}`)
+		}, http.StatusUnauthorized, "", "invalid signature", ErrInvalidSignature},
+		{"tampered body", func(u string) *http.Request {
+			req := signedRequest(t, u, Config{}, []string{testSecret}, `{"a":1}`)
+			req.Body = io.NopCloser(strings.NewReader(`{"a":2}`))
+			return req
+		}, http.StatusUnauthorized, "", "invalid signature", ErrInvalidSignature},
+		{"replayed standard webhook", func(u string) *http.Request {
+			req := signedRequest(t, u, Config{Scheme: SchemeStandardWebhooks}, []string{swSecret}, `{"a":1}`)
+			req.Header.Set(HeaderWebhookTimestamp, "1699990000")
+			return req
+		}, http.StatusUnauthorized, "", "timestamp out of range", ErrTimestampOutOfRange},
+		{"body over the limit", func(u string) *http.Request {
+			return signedRequest(t, u, githubCfg, []string{testSecret}, strings.Repeat("x", 65))
+		}, http.StatusRequestEntityTooLarge, "", "request body too large", ErrBodyTooLarge},
+		{"body over the limit without Content-Length", func(u string) *http.Request {
+			req := signedRequest(t, u, githubCfg, []string{testSecret}, strings.Repeat("x", 65))
+			req.Body = io.NopCloser(io.MultiReader(strings.NewReader(strings.Repeat("x", 65))))
+			req.ContentLength = -1
+			return req
+		}, http.StatusRequestEntityTooLarge, "", "request body too large", ErrBodyTooLarge},
+		{"body at the limit", func(u string) *http.Request {
+			return signedRequest(t, u, githubCfg, []string{testSecret}, strings.Repeat("x", 64))
+		}, http.StatusNoContent, "github", "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			next := &seen{}
+			srv := httptest.NewServer(rc.Middleware(next))
+			defer srv.Close()
+			mu.Lock()
+			rejected = nil
+			mu.Unlock()
+
+			req := tt.req(srv.URL)
+			var sent []byte
+			if req.GetBody != nil {
+				b, _ := req.GetBody()
+				sent, _ = io.ReadAll(b)
+			}
+			resp, err := srv.Client().Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			text, _ := io.ReadAll(resp.Body)
+
+			assert.Equal(t, tt.wantStatus, resp.StatusCode, "body %q", text)
+			next.mu.Lock()
+			defer next.mu.Unlock()
+			mu.Lock()
+			defer mu.Unlock()
+			if tt.wantStatus != http.StatusNoContent {
+				assert.Zero(t, next.calls, "a refused request never reaches next")
+				assert.Equal(t, tt.wantReason, strings.TrimSpace(string(text)))
+				require.Len(t, rejected, 1)
+				assert.True(t, errors.Is(rejected[0], tt.wantErr), "got %v", rejected[0])
+				return
+			}
+			assert.Empty(t, rejected)
+			assert.Equal(t, 1, next.calls)
+			assert.Equal(t, tt.wantHandler, next.handler)
+			assert.Equal(t, string(sent), string(next.body), "next reads the verified body from r.Body")
+			assert.Equal(t, string(sent), string(next.ctxBody), "and from the context")
+		})
+	}
+}
+
+func TestReceiverFirstHandlerWins(t *testing.T) {
+	// Both handlers verify the same request; the first listed is reported.
+	rc, err := NewReceiver([]Handler{
+		{Name: "first", Config: githubCfg, Secrets: []string{testSecret}},
+		{Name: "second", Config: githubCfg, Secrets: []string{testSecret}},
+	})
+	require.NoError(t, err)
+	req := signedRequest(t, "http://127.0.0.1/", githubCfg, []string{testSecret}, `{}`)
+	name, body, err := rc.Verify(req)
+	require.NoError(t, err)
+	assert.Equal(t, "first", name)
+	assert.Equal(t, []byte(`{}`), body)
+}
+
+func TestReceiverVerifyErrorNamesHandlers(t *testing.T) {
+	rc, err := NewReceiver([]Handler{
+		{Name: "github", Config: githubCfg, Secrets: []string{testSecret}},
+		{Name: "typo3", Config: Config{}, Secrets: []string{testSecret}, WebhookID: testUUID},
+	})
+	require.NoError(t, err)
+	req := signedRequest(t, "http://127.0.0.1/", Config{}, []string{"wrong"}, `{}`)
+	_, body, err := rc.Verify(req)
+	require.Error(t, err)
+	assert.Nil(t, body)
+	assert.ErrorIs(t, err, ErrMissingSignature)
+	assert.ErrorIs(t, err, ErrInvalidSignature)
+	assert.Contains(t, err.Error(), `handler "github"`)
+	assert.Contains(t, err.Error(), `handler "typo3"`)
+	assert.NotContains(t, err.Error(), testSecret)
+}
+
+func TestNewReceiverErrors(t *testing.T) {
+	ok := Handler{Name: "a", Config: githubCfg, Secrets: []string{testSecret}}
+	tests := []struct {
+		name     string
+		handlers []Handler
+		opts     []Option
+		want     error
+	}{
+		{"no handlers", nil, nil, ErrInvalidConfig},
+		{"duplicate names", []Handler{ok, ok}, nil, ErrInvalidConfig},
+		{"duplicate default names", []Handler{{Config: githubCfg, Secrets: []string{"x"}}, {Config: tikiCfg, Secrets: []string{"x"}}}, nil, ErrInvalidConfig},
+		{"typo3 without webhook id", []Handler{{Config: Config{}, Secrets: []string{"x"}}}, nil, ErrInvalidConfig},
+		{"unknown scheme", []Handler{{Config: Config{Scheme: "nope"}, Secrets: []string{"x"}}}, nil, ErrUnknownScheme},
+		{"no secret", []Handler{{Name: "a", Config: githubCfg}}, nil, ErrNoSecret},
+		{"malformed whsec", []Handler{{Config: Config{Scheme: SchemeStandardWebhooks}, Secrets: []string{"whsec_!"}}}, nil, ErrInvalidSecret},
+		{"bad body limit", []Handler{ok}, []Option{WithMaxBodyBytes(0)}, ErrInvalidConfig},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rc, err := NewReceiver(tt.handlers, tt.opts...)
+			assert.ErrorIs(t, err, tt.want)
+			assert.Nil(t, rc)
+		})
+	}
+}
+
+func TestContextAccessorsOutsideMiddleware(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(nil))
+	name, ok := MatchedHandler(r.Context())
+	assert.False(t, ok)
+	assert.Empty(t, name)
+	body, ok := VerifiedBody(r.Context())
+	assert.False(t, ok)
+	assert.Nil(t, body)
+}
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
+
+func TestReceiverReadError(t *testing.T) {
+	rc, err := NewReceiver([]Handler{{Name: "a", Config: githubCfg, Secrets: []string{testSecret}}})
+	require.NoError(t, err)
+	next := &seen{}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/", io.NopCloser(failingReader{}))
+	rc.Middleware(next).ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	assert.Zero(t, next.calls)
+}

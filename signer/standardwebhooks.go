@@ -1,0 +1,202 @@
+package signer
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Standard Webhooks headers, in canonical form; the specification writes
+// them in lowercase, which is the same to HTTP.
+const (
+	// HeaderWebhookID carries the message ID, the same on every retry.
+	HeaderWebhookID = "Webhook-Id"
+	// HeaderWebhookTimestamp carries the attempt time in Unix seconds.
+	HeaderWebhookTimestamp = "Webhook-Timestamp"
+	// HeaderWebhookSignature carries space-separated "v1,<base64>" signatures.
+	HeaderWebhookSignature = "Webhook-Signature"
+)
+
+// DefaultTolerance is how far a Standard Webhooks timestamp may be from the
+// receiver's clock, either way, before Verify refuses it as a replay.
+const DefaultTolerance = 5 * time.Minute
+
+const whsecPrefix = "whsec_"
+
+// Bounds of a Standard Webhooks key, from the specification.
+const (
+	minWhsecKey = 24
+	maxWhsecKey = 64
+)
+
+// StandardWebhooks is the Standard Webhooks specification (standardwebhooks.com):
+//
+//	webhook-id: <in.MessageID>
+//	webhook-timestamp: <in.Timestamp in Unix seconds>
+//	webhook-signature: v1,<base64(HMAC-SHA256(key, "<id>.<timestamp>.<body>"))>
+//
+// Secrets are "whsec_" followed by the base64 of the key bytes. Given several
+// secrets, Sign sends one signature per secret, space-separated, so that
+// receivers holding either the old or the new secret accept the request
+// during a rotation. Create it with NewStandardWebhooks.
+type StandardWebhooks struct {
+	tolerance time.Duration
+	now       func() time.Time
+}
+
+// NewStandardWebhooks returns the Standard Webhooks scheme. Verify honours
+// the options WithTolerance and WithClock; others are ignored.
+func NewStandardWebhooks(opts ...Option) (*StandardWebhooks, error) {
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &StandardWebhooks{tolerance: o.tolerance, now: o.now}, nil
+}
+
+var standardWebhooksHeaders = []string{HeaderWebhookID, HeaderWebhookTimestamp, HeaderWebhookSignature}
+
+// Headers implements Signer.
+func (s *StandardWebhooks) Headers() []string { return standardWebhooksHeaders }
+
+// Sign implements Signer. It signs with every non-empty secret; in.MessageID
+// and in.Timestamp are required.
+func (s *StandardWebhooks) Sign(h http.Header, secrets []string, in Input) error {
+	if in.MessageID == "" {
+		return errors.New("signer: standard-webhooks needs a message id")
+	}
+	if in.Timestamp.IsZero() {
+		return errors.New("signer: standard-webhooks needs a timestamp")
+	}
+	ts := strconv.FormatInt(in.Timestamp.Unix(), 10)
+	var sigs []string
+	for _, secret := range secrets {
+		if secret == "" {
+			continue
+		}
+		key, err := whsecKey(secret)
+		if err != nil {
+			return err
+		}
+		sigs = append(sigs, "v1,"+base64.StdEncoding.EncodeToString(standardWebhooksMAC(key, in.MessageID, ts, in.Body)))
+	}
+	if len(sigs) == 0 {
+		return ErrNoSecret
+	}
+	h.Set(HeaderWebhookID, in.MessageID)
+	h.Set(HeaderWebhookTimestamp, ts)
+	h.Set(HeaderWebhookSignature, strings.Join(sigs, " "))
+	return nil
+}
+
+// Verify checks a received request: the three headers must be present, the
+// timestamp within the tolerance of the clock, and one of the v1 signatures
+// must match one of secrets; in.Body must be the exact body received, and
+// the other fields of in are not used. Signatures of other versions are
+// skipped, as the specification asks.
+func (s *StandardWebhooks) Verify(h http.Header, secrets []string, in Input) error {
+	id, ts, sig := h.Get(HeaderWebhookID), h.Get(HeaderWebhookTimestamp), h.Get(HeaderWebhookSignature)
+	switch {
+	case sig == "":
+		return ErrMissingSignature
+	case id == "":
+		return fmt.Errorf("%w: no %s header", ErrMissingSignature, HeaderWebhookID)
+	case ts == "":
+		return fmt.Errorf("%w: no %s header", ErrMissingSignature, HeaderWebhookTimestamp)
+	}
+	unix, err := parseTimestamp(ts)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	if d := now.Sub(time.Unix(unix, 0)); d > s.tolerance || d < -s.tolerance {
+		return fmt.Errorf("%w: %s is %d, %s from now (tolerance %s)",
+			ErrTimestampOutOfRange, HeaderWebhookTimestamp, unix, d.Round(time.Second), s.tolerance)
+	}
+	got := parseSignatures(sig)
+	if len(got) == 0 {
+		return fmt.Errorf("%w: no v1 signature in %s", ErrInvalidSignature, HeaderWebhookSignature)
+	}
+	for _, secret := range secrets {
+		if secret == "" {
+			continue
+		}
+		key, err := whsecKey(secret)
+		if err != nil {
+			return err
+		}
+		want := standardWebhooksMAC(key, id, ts, in.Body)
+		for _, g := range got {
+			if hmac.Equal(g, want) {
+				return nil
+			}
+		}
+	}
+	return ErrInvalidSignature
+}
+
+// parseTimestamp accepts decimal digits only, as the specification writes them.
+func parseTimestamp(ts string) (int64, error) {
+	for i := 0; i < len(ts); i++ {
+		if ts[i] < '0' || ts[i] > '9' {
+			return 0, fmt.Errorf("%w: %s %q is not Unix seconds", ErrInvalidSignature, HeaderWebhookTimestamp, clip(ts))
+		}
+	}
+	unix, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || unix > 1<<40 { // far past any real clock; keeps time arithmetic exact
+		return 0, fmt.Errorf("%w: %s %q is out of range", ErrTimestampOutOfRange, HeaderWebhookTimestamp, clip(ts))
+	}
+	return unix, nil
+}
+
+// maxSignatures bounds the work one header can ask for.
+const maxSignatures = 32
+
+// parseSignatures returns the decoded v1 signatures of a webhook-signature
+// header value: space-separated "<version>,<base64>" entries, of which other
+// versions and malformed entries are skipped. It reads at most maxSignatures
+// entries.
+func parseSignatures(v string) [][]byte {
+	var out [][]byte
+	for i, f := range strings.Fields(v) {
+		if i == maxSignatures {
+			break
+		}
+		version, b64, ok := strings.Cut(f, ",")
+		if !ok || version != "v1" || b64 == "" {
+			continue
+		}
+		sig, err := base64.StdEncoding.Strict().DecodeString(b64)
+		if err != nil || len(sig) != sha256.Size {
+			continue
+		}
+		out = append(out, sig)
+	}
+	return out
+}
+
+// whsecKey decodes a "whsec_<base64>" secret into its key bytes.
+func whsecKey(secret string) ([]byte, error) {
+	b64, ok := strings.CutPrefix(secret, whsecPrefix)
+	if !ok {
+		return nil, fmt.Errorf("%w: standard-webhooks secret must start with %q", ErrInvalidSecret, whsecPrefix)
+	}
+	key, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, fmt.Errorf("%w: standard-webhooks secret is not %q and standard base64", ErrInvalidSecret, whsecPrefix)
+	}
+	if len(key) < minWhsecKey || len(key) > maxWhsecKey {
+		return nil, fmt.Errorf("%w: standard-webhooks key is %d bytes, want %d to %d", ErrInvalidSecret, len(key), minWhsecKey, maxWhsecKey)
+	}
+	return key, nil
+}
+
+func standardWebhooksMAC(key []byte, id, ts string, body []byte) []byte {
+	return mac(sha256.New, key, []byte(id), []byte{'.'}, []byte(ts), []byte{'.'}, body)
+}
