@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/outhook/outhook/signer"
 	"github.com/outhook/outhook/webhook"
 )
 
@@ -136,4 +137,54 @@ func TestSecretsNeverLeak(t *testing.T) {
 		assert.NotContains(t, all, s)
 	}
 	assert.Contains(t, all, "[redacted]")
+}
+
+func TestStandardWebhooksRotationSignsWithBothDuringOverlap(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	clock := now
+	store := webhook.NewMemoryStore()
+	rc := newReceiver(t)
+	rec := record(t, store, rc.URL, func(w *webhook.Webhook) {
+		w.Signing = signer.Config{Scheme: signer.SchemeStandardWebhooks}
+	})
+	require.True(t, strings.HasPrefix(rec.Secret, "whsec_"), "Create generates a secret in the scheme's format")
+	old := rec.Secret
+	require.NoError(t, rec.RotateSecret("", time.Hour, now))
+	require.NoError(t, store.Update(ctx, rec))
+	d := webhook.NewDispatcher(store, registry(t), webhook.WithClock(func() time.Time { return clock }))
+
+	verifies := func(secret string, at time.Time, r received) bool {
+		v, err := signer.NewVerifier(rec.Signing, []string{secret}, signer.WithClock(func() time.Time { return at }))
+		require.NoError(t, err)
+		return v.Verify(r.Header, r.Body) == nil
+	}
+
+	_, err := d.Dispatch(ctx, pageUpdated{ID: 1})
+	require.NoError(t, err)
+	clock = now.Add(2 * time.Hour) // the overlap is over
+	_, err = d.Dispatch(ctx, pageUpdated{ID: 2})
+	require.NoError(t, err)
+
+	reqs := rc.requests()
+	require.Len(t, reqs, 2)
+	assert.Len(t, strings.Fields(reqs[0].Header.Get("webhook-signature")), 2, "two signatures during the overlap")
+	assert.True(t, verifies(rec.Secret, now, reqs[0]))
+	assert.True(t, verifies(old, now, reqs[0]))
+	assert.Len(t, strings.Fields(reqs[1].Header.Get("webhook-signature")), 1, "one signature after it")
+	assert.True(t, verifies(rec.Secret, clock, reqs[1]))
+	assert.False(t, verifies(old, clock, reqs[1]))
+	assert.Equal(t, reqs[0].Header.Get(webhook.HeaderDeliveryID), reqs[0].Header.Get("webhook-id"), "webhook-id is the delivery ID")
+}
+
+func TestMalformedSecretIsRefusedAtValidation(t *testing.T) {
+	w := valid()
+	w.Signing = signer.Config{Scheme: signer.SchemeStandardWebhooks}
+	w.Secret = "whsec_not base64!"
+	err := w.Validate()
+	var ve *webhook.ValidationError
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, "secret", ve.Field)
+	assert.ErrorIs(t, err, signer.ErrInvalidSecret)
+	assert.NotContains(t, err.Error(), "not base64!", "the secret is not echoed")
 }

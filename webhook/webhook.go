@@ -106,7 +106,8 @@ func invalid(field, reason string, err error) error {
 
 // Validate checks the record's fields: a name, at least one well-formed
 // trigger identifier, an absolute http(s) URL, a known method, a usable
-// signing config, and headers that do not collide with outhook's own.
+// signing config, secrets in the scheme's format (an empty Secret is left for
+// Store.Create to generate), and headers that do not collide with outhook's own.
 // Errors are *ValidationError values naming the field.
 func (w *Webhook) Validate() error {
 	if strings.TrimSpace(w.Name) == "" {
@@ -137,6 +138,14 @@ func (w *Webhook) Validate() error {
 	s, err := signer.New(w.Signing)
 	if err != nil {
 		return invalid("signing", err.Error(), err)
+	}
+	for _, sec := range []struct{ field, value string }{{"secret", w.Secret}, {"previous_secret", w.PreviousSecret}} {
+		if sec.value == "" {
+			continue
+		}
+		if err := signer.ValidateSecret(w.Signing, sec.value); err != nil {
+			return invalid(sec.field, err.Error(), err)
+		}
 	}
 	protected := s.Headers()
 	for k := range w.Headers {

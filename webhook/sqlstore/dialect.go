@@ -1,0 +1,46 @@
+package sqlstore
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Dialect is the SQL flavour of a database. Use SQLite or Postgres.
+type Dialect struct {
+	name        string
+	dollar      bool   // $1 placeholders instead of ?
+	serial      string // auto-increment primary key column
+	boolType    string
+	description string
+}
+
+// Dialects outhook supports.
+var (
+	// SQLite is SQLite 3.35 or later (modernc.org/sqlite, mattn/go-sqlite3, libSQL).
+	SQLite = Dialect{name: "sqlite", serial: "INTEGER PRIMARY KEY AUTOINCREMENT", boolType: "INTEGER"}
+	// Postgres is PostgreSQL 12 or later, through any database/sql driver
+	// (pgx's stdlib, lib/pq).
+	Postgres = Dialect{name: "postgres", dollar: true, serial: "BIGSERIAL PRIMARY KEY", boolType: "BOOLEAN"}
+)
+
+// String returns the dialect's name.
+func (d Dialect) String() string { return d.name }
+
+// rebind turns the ? placeholders of q into $1, $2... for PostgreSQL.
+func (d Dialect) rebind(q string) string {
+	if !d.dollar {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}

@@ -1,0 +1,14 @@
+// Package sqlstore keeps outhook's data in a SQL database: webhook records
+// (a webhook.Store) and the delivery log of every attempt. It speaks SQLite
+// and PostgreSQL through database/sql and imports no driver: open the
+// *sql.DB with the driver of your choice (modernc.org/sqlite, pgx's stdlib)
+// and name its Dialect.
+//
+//	db, _ := sql.Open("sqlite", "file:outhook.db?_pragma=busy_timeout(10000)")
+//	if err := sqlstore.Migrate(ctx, db, sqlstore.SQLite); err != nil { ... }
+//	store := sqlstore.New(db, sqlstore.SQLite)
+//	d := webhook.NewDispatcher(store, reg)
+//
+// The durable transport (transport/durable) writes the delivery log through
+// a Log and uses Migrate for its own tables.
+package sqlstore

@@ -1,0 +1,144 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/outhook/outhook/transport"
+)
+
+// AttemptRecord is one row of the delivery log: one HTTP attempt.
+type AttemptRecord struct {
+	// ID orders the rows; it grows with every attempt logged.
+	ID int64
+	// DeliveryID is the same on every attempt and replay of a delivery.
+	DeliveryID uuid.UUID
+	// WebhookID is the record the attempt went to.
+	WebhookID uuid.UUID
+	// Trigger is the message's trigger identifier.
+	Trigger string
+	// Attempt counts attempts of the delivery from 1, replays included.
+	Attempt int
+	// Start is when the request was sent.
+	Start time.Time
+	// Duration is how long the attempt took.
+	Duration time.Duration
+	// StatusCode is the HTTP status, or 0 when no response arrived.
+	StatusCode int
+	// Outcome is "success", "retry" or "permanent".
+	Outcome string
+	// Error says why the attempt failed; empty on success.
+	Error string
+	// Excerpt is the start of the response body.
+	Excerpt string
+}
+
+// Log is the delivery log in the outhook_attempt table: every attempt of
+// every delivery, queryable per delivery and per webhook record. It is safe
+// for concurrent use.
+type Log struct {
+	db *sql.DB
+	d  Dialect
+}
+
+// NewLog returns a Log on db. Run Migrate first.
+func NewLog(db *sql.DB, d Dialect) *Log { return &Log{db: db, d: d} }
+
+// RecordAttempt appends at, an attempt of env, to the log.
+func (l *Log) RecordAttempt(ctx context.Context, env transport.Envelope, at transport.Attempt) error {
+	errText := ""
+	if at.Err != nil {
+		errText = at.Err.Error()
+	}
+	_, err := l.db.ExecContext(ctx, l.d.rebind(`INSERT INTO outhook_attempt
+	(delivery_id, webhook_id, trigger_id, attempt, start_us, duration_us, status_code, outcome, error, excerpt)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		env.DeliveryID.String(), env.WebhookID.String(), env.Trigger, at.Number,
+		at.Start.UnixMicro(), at.Duration.Microseconds(), at.StatusCode, at.Outcome.String(),
+		clean(errText), clean(at.Excerpt))
+	if err != nil {
+		return fmt.Errorf("sqlstore: log attempt %d of delivery %s: %w", at.Number, env.DeliveryID, err)
+	}
+	return nil
+}
+
+// clean makes s storable as PostgreSQL text: valid UTF-8 without NUL bytes.
+func clean(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+}
+
+const attemptColumns = `id, delivery_id, webhook_id, trigger_id, attempt, start_us, duration_us, status_code, outcome, error, excerpt`
+
+// ByDelivery returns the attempts of one delivery, first first.
+func (l *Log) ByDelivery(ctx context.Context, deliveryID uuid.UUID) ([]AttemptRecord, error) {
+	return l.query(ctx, `SELECT `+attemptColumns+` FROM outhook_attempt WHERE delivery_id = ? ORDER BY id`, deliveryID.String())
+}
+
+// ByWebhook returns the latest attempts sent to one record, newest first, at
+// most limit of them (all when limit <= 0).
+func (l *Log) ByWebhook(ctx context.Context, webhookID uuid.UUID, limit int) ([]AttemptRecord, error) {
+	q := `SELECT ` + attemptColumns + ` FROM outhook_attempt WHERE webhook_id = ? ORDER BY start_us DESC, id DESC`
+	args := []any{webhookID.String()}
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	return l.query(ctx, q, args...)
+}
+
+// DeleteBefore deletes the attempts that started before t and reports how
+// many it deleted. It is the retention of the delivery log.
+func (l *Log) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
+	res, err := l.db.ExecContext(ctx, l.d.rebind(`DELETE FROM outhook_attempt WHERE start_us < ?`), t.UnixMicro())
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: delete attempts before %s: %w", t.Format(time.RFC3339), err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// LastAttempt returns the highest attempt number logged for a delivery, or 0.
+func (l *Log) LastAttempt(ctx context.Context, deliveryID uuid.UUID) (int, error) {
+	var n sql.NullInt64
+	err := l.db.QueryRowContext(ctx, l.d.rebind(`SELECT MAX(attempt) FROM outhook_attempt WHERE delivery_id = ?`),
+		deliveryID.String()).Scan(&n)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("sqlstore: last attempt of %s: %w", deliveryID, err)
+	}
+	return int(n.Int64), nil
+}
+
+func (l *Log) query(ctx context.Context, q string, args ...any) ([]AttemptRecord, error) {
+	rows, err := l.db.QueryContext(ctx, l.d.rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: query attempts: %w", err)
+	}
+	defer rows.Close()
+	out := []AttemptRecord{}
+	for rows.Next() {
+		var (
+			r              AttemptRecord
+			did, wid       string
+			startUS, durUS int64
+		)
+		if err := rows.Scan(&r.ID, &did, &wid, &r.Trigger, &r.Attempt, &startUS, &durUS,
+			&r.StatusCode, &r.Outcome, &r.Error, &r.Excerpt); err != nil {
+			return nil, fmt.Errorf("sqlstore: scan attempt: %w", err)
+		}
+		r.DeliveryID, _ = uuid.Parse(did)
+		r.WebhookID, _ = uuid.Parse(wid)
+		r.Start = time.UnixMicro(startUS).UTC()
+		r.Duration = time.Duration(durUS) * time.Microsecond
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: query attempts: %w", err)
+	}
+	return out, nil
+}
