@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -502,4 +503,27 @@ func TestDispatchThroughMemoryTransport(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, left)
 	assert.Len(t, rc.requests(), 3, "one 503, then both delivered")
+}
+
+// failingStore is a Store whose Get fails.
+type failingStore struct{ webhook.Store }
+
+func (failingStore) Get(context.Context, uuid.UUID) (*webhook.Webhook, error) {
+	return nil, errors.New("connection refused")
+}
+
+func TestStoreUnavailableIsRetried(t *testing.T) {
+	store := webhook.NewMemoryStore()
+	rc := newReceiver(t)
+	record(t, store, rc.URL)
+	d := webhook.NewDispatcher(failingStore{store}, registry(t), webhook.WithBackOff(fastBackOff(2)))
+	deliveries, err := d.Dispatch(context.Background(), pageUpdated{})
+	require.NoError(t, err)
+	require.Len(t, deliveries, 1)
+	assert.Equal(t, 2, deliveries[0].Attempts)
+	assert.ErrorIs(t, deliveries[0].Err, webhook.ErrStoreUnavailable)
+	var de *webhook.DeliveryError
+	require.ErrorAs(t, deliveries[0].Err, &de)
+	assert.True(t, de.Retryable)
+	assert.Empty(t, rc.requests())
 }

@@ -22,6 +22,9 @@ var (
 	ErrWebhookGone = errors.New("webhook: record deleted")
 	// ErrWebhookDisabled is an attempt's error when its record is disabled.
 	ErrWebhookDisabled = errors.New("webhook: record disabled")
+	// ErrStoreUnavailable is an attempt's error when its record could not be
+	// loaded; no request was made, and the attempt is retried.
+	ErrStoreUnavailable = errors.New("webhook: store unavailable")
 )
 
 // drainLimit is how much of a response body beyond the excerpt is read so the
@@ -80,7 +83,7 @@ func (s *Sender) attempt(ctx context.Context, env transport.Envelope, n int) tra
 	case errors.Is(err, ErrNotFound):
 		return end(at, transport.Permanent, fmt.Errorf("%w: %s", ErrWebhookGone, env.WebhookID))
 	case err != nil:
-		return end(at, transport.Retry, fmt.Errorf("webhook: load record %s: %w", env.WebhookID, err))
+		return end(at, transport.Retry, fmt.Errorf("%w: load record %s: %w", ErrStoreUnavailable, env.WebhookID, err))
 	case w.Disabled:
 		return end(at, transport.Permanent, fmt.Errorf("%w: %s", ErrWebhookDisabled, env.WebhookID))
 	}
