@@ -9,10 +9,14 @@ import (
 
 // Defaults of NewClient and NewTransport.
 const (
-	DefaultTimeout               = 30 * time.Second
-	DefaultTLSHandshakeTimeout   = 10 * time.Second
+	// DefaultTimeout bounds a whole request; see WithTimeout.
+	DefaultTimeout = 30 * time.Second
+	// DefaultTLSHandshakeTimeout bounds the TLS handshake.
+	DefaultTLSHandshakeTimeout = 10 * time.Second
+	// DefaultResponseHeaderTimeout bounds the wait for response headers.
 	DefaultResponseHeaderTimeout = 15 * time.Second
-	DefaultMaxIdleConnsPerHost   = 16
+	// DefaultMaxIdleConnsPerHost is the idle connections kept per host.
+	DefaultMaxIdleConnsPerHost = 16
 )
 
 type clientConfig struct {
@@ -82,8 +86,10 @@ func newClientConfig(opts []ClientOption) clientConfig {
 }
 
 // NewClient returns an *http.Client whose connections all pass g (a nil g is
-// the default guard), with the timeouts above, redirects refused unless
-// WithRedirects says otherwise, and no proxy.
+// the default guard), with the timeouts above (dialing is bounded by the
+// guard, DefaultDialTimeout), certificates verified, response headers capped
+// at 1 MiB, redirects refused unless WithRedirects says otherwise, and no
+// proxy.
 //
 // There is deliberately no proxy, not even from HTTP_PROXY: through a proxy
 // the guard would only see the proxy's address and the proxy would reach the
@@ -125,20 +131,20 @@ func newTransport(g *Guard, c clientConfig) *http.Transport {
 }
 
 // RedirectPolicy returns an http.Client CheckRedirect function that follows
-// up to max redirects, refusing a hop to a host g refuses, to a scheme other
+// up to maxHops redirects, refusing a hop to a host g refuses, to a scheme other
 // than http and https, or from https to http. Refusals are *RedirectError.
 // The addresses of each hop are checked at dial time by a guarded transport,
 // not by this function.
-func RedirectPolicy(g *Guard, max int) func(req *http.Request, via []*http.Request) error {
+func RedirectPolicy(g *Guard, maxHops int) func(req *http.Request, via []*http.Request) error {
 	hop := hopCheck(g)
 	return func(req *http.Request, via []*http.Request) error {
 		if err := hop(req, via); err != nil {
 			return err
 		}
-		if len(via) > max {
+		if len(via) > maxHops {
 			reason := "redirects are not followed"
-			if max > 0 {
-				reason = fmt.Sprintf("stopped after %d redirects", max)
+			if maxHops > 0 {
+				reason = fmt.Sprintf("stopped after %d redirects", maxHops)
 			}
 			return redirectError(req, via, reason, nil)
 		}

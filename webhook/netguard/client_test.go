@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -136,7 +137,7 @@ func TestClientRedirects(t *testing.T) {
 			wantReason: "target blocked", wantBlock: "loopback"},
 		{name: "to localhost", location: "http://localhost:" + port + "/", opts: []ClientOption{WithRedirects(2)},
 			wantReason: "target blocked", wantBlock: "loopback name"},
-		{name: "to a decimal spelling", location: "http://2130706433:" + port + "/", opts: []ClientOption{WithRedirects(2)},
+		{name: "to a decimal spelling", location: "http://2130706434:" + port + "/", opts: []ClientOption{WithRedirects(2)},
 			wantReason: "target blocked", wantBlock: "loopback (non-canonical"},
 		{name: "to a name resolving to metadata", location: "http://metadata.evil.test:" + port + "/latest/meta-data/",
 			opts: []ClientOption{WithRedirects(2)}, wantBlock: "cloud metadata"},
@@ -242,7 +243,9 @@ func TestClientRefusesHTTPSToHTTP(t *testing.T) {
 }
 
 func TestClientVerifiesTLS(t *testing.T) {
-	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	tlsSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
+	tlsSrv.StartTLS()
 	defer tlsSrv.Close()
 	c := NewClient(loopbackOnly(t, New(AllowLoopback())))
 	resp, err := c.Get(tlsSrv.URL)
@@ -256,8 +259,8 @@ func TestClientVerifiesTLS(t *testing.T) {
 // Misbehaving receivers end as clean errors within the configured timeouts.
 func TestClientMisbehavingServers(t *testing.T) {
 	const limit = 200 * time.Millisecond
-	done := make(chan struct{})
-	hang := func(w http.ResponseWriter, r *http.Request) {
+	// hang blocks until the client goes away or the subtest ends.
+	hang := func(done <-chan struct{}, w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 		case <-done:
@@ -265,19 +268,19 @@ func TestClientMisbehavingServers(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		handler http.HandlerFunc
+		handler func(done <-chan struct{}, w http.ResponseWriter, r *http.Request)
 		opts    []ClientOption
 		timeout bool
 	}{
 		{name: "sleeps before headers", handler: hang, opts: []ClientOption{WithResponseHeaderTimeout(limit)}, timeout: true},
 		{name: "sleeps, whole-request timeout", handler: hang, opts: []ClientOption{WithTimeout(limit)}, timeout: true},
-		{name: "sleeps mid-body", handler: func(w http.ResponseWriter, r *http.Request) {
+		{name: "sleeps mid-body", handler: func(done <-chan struct{}, w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Length", "100")
 			_, _ = io.WriteString(w, "partial")
 			w.(http.Flusher).Flush()
-			hang(w, r)
+			hang(done, w, r)
 		}, opts: []ClientOption{WithTimeout(limit)}, timeout: true},
-		{name: "resets the connection", handler: func(w http.ResponseWriter, r *http.Request) {
+		{name: "resets the connection", handler: func(_ <-chan struct{}, w http.ResponseWriter, r *http.Request) {
 			conn, _, err := w.(http.Hijacker).Hijack()
 			if err != nil {
 				panic(err)
@@ -285,7 +288,7 @@ func TestClientMisbehavingServers(t *testing.T) {
 			_ = conn.(*net.TCPConn).SetLinger(0) // close with RST
 			conn.Close()
 		}},
-		{name: "closes without answering", handler: func(w http.ResponseWriter, r *http.Request) {
+		{name: "closes without answering", handler: func(_ <-chan struct{}, w http.ResponseWriter, r *http.Request) {
 			conn, _, err := w.(http.Hijacker).Hijack()
 			if err != nil {
 				panic(err)
@@ -295,7 +298,9 @@ func TestClientMisbehavingServers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ts, _ := countingServer(t, tt.handler)
+			done := make(chan struct{})
+			ts, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) { tt.handler(done, w, r) })
+			t.Cleanup(func() { close(done) }) // runs before ts.Close
 			c := NewClient(loopbackOnly(t, New(AllowLoopback())), tt.opts...)
 			req, err := http.NewRequest(http.MethodPost, ts.URL, strings.NewReader(`{"event":"x"}`))
 			require.NoError(t, err)
@@ -319,7 +324,6 @@ func TestClientMisbehavingServers(t *testing.T) {
 			}
 		})
 	}
-	close(done)
 }
 
 func TestWrap(t *testing.T) {

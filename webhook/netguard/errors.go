@@ -98,7 +98,7 @@ type URLError struct {
 	Err error
 }
 
-// Error describes the refusal without secrets.
+// Error describes the problem without secrets.
 func (e *URLError) Error() string {
 	if e.Host == "" {
 		return "netguard: url: " + e.Reason

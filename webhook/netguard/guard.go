@@ -160,7 +160,9 @@ func (g *Guard) Control(network, address string, _ syscall.RawConn) error {
 // destinations with a *net.OpError wrapping a *BlockedError. It checks the
 // host, resolves it, refuses it if any address is blocked (a mixed answer is
 // a rebinding signal), then dials the checked addresses one after the other
-// with Control installed. Use it as an http.Transport's DialContext.
+// (in resolver order, without Happy Eyeballs) with Control installed, so the
+// address connected to is the address checked. Use it as an
+// http.Transport's DialContext.
 func (g *Guard) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	g = g.get()
 	opErr := func(err error) error { return &net.OpError{Op: "dial", Net: network, Err: err} }
@@ -288,6 +290,8 @@ func (g *Guard) checkPort(host string, ip netip.Addr, port uint16) error {
 	return &BlockedError{Host: host, IP: ip, Reason: fmt.Sprintf("port %d not allowed", port)}
 }
 
+const nonCanonicalSuffix = " (non-canonical IPv4 spelling)"
+
 // checkHost returns whether host is on the allow list, or why it is refused.
 func (g *Guard) checkHost(host string) (allowed bool, err error) {
 	h := normalizeHost(host)
@@ -304,7 +308,7 @@ func (g *Guard) checkHost(host string) (allowed bool, err error) {
 	if ip, ok := parseInetAton(h); ok {
 		if err := g.checkIP(host, ip, allowed); err != nil {
 			be := err.(*BlockedError)
-			be.Reason += " (non-canonical IPv4 spelling)"
+			be.Reason += nonCanonicalSuffix
 			return false, be
 		}
 		return allowed, nil

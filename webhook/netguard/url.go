@@ -67,7 +67,8 @@ func (g *Guard) CheckURL(raw string) error {
 			reason := fmt.Sprintf("non-canonical IPv4 spelling of %s", ip)
 			if hostErr != nil {
 				be := hostErr.(*BlockedError)
-				return &URLError{Host: host, Reason: reason + ", blocked: " + be.Reason,
+				why := strings.TrimSuffix(be.Reason, nonCanonicalSuffix)
+				return &URLError{Host: host, Reason: reason + ", blocked: " + why,
 					Err: fmt.Errorf("%w: %w", ErrNonCanonicalIP, hostErr)}
 			}
 			return &URLError{Host: host, Reason: reason, Err: ErrNonCanonicalIP}
