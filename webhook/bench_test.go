@@ -53,7 +53,7 @@ func BenchmarkDispatch(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			d := webhook.NewDispatcher(store, registry(&testing.T{}),
+			d := webhook.NewDispatcher(store, registry(&testing.T{}), loopback,
 				webhook.WithHTTPClient(benchClient()),
 				webhook.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 			msg := rawMessage(benchBody)

@@ -22,6 +22,7 @@ import (
 	"github.com/outhook/outhook/transport"
 	"github.com/outhook/outhook/trigger"
 	"github.com/outhook/outhook/webhook"
+	"github.com/outhook/outhook/webhook/netguard"
 )
 
 func typo3Signature(secret, id string, body []byte) string {
@@ -43,7 +44,7 @@ func TestDispatchFanOut(t *testing.T) {
 			w.Headers = map[string]string{"X-Tenant": fmt.Sprint(i)}
 		}))
 	}
-	d := webhook.NewDispatcher(store, registry(t))
+	d := webhook.NewDispatcher(store, registry(t), loopback)
 
 	deliveries, err := d.Dispatch(ctx, pageUpdated{ID: 42, Title: "<Home> & more"})
 	require.NoError(t, err)
@@ -83,7 +84,7 @@ func TestDispatchSelectsRecords(t *testing.T) {
 	want := record(t, store, active.URL)
 	record(t, store, disabled.URL, func(w *webhook.Webhook) { w.Disabled = true })
 	record(t, store, other.URL, func(w *webhook.Webhook) { w.Triggers = []string{"myapp/raw"} })
-	d := webhook.NewDispatcher(store, registry(t))
+	d := webhook.NewDispatcher(store, registry(t), loopback)
 
 	deliveries, err := d.Dispatch(ctx, pageUpdated{ID: 1})
 	require.NoError(t, err)
@@ -94,7 +95,7 @@ func TestDispatchSelectsRecords(t *testing.T) {
 	assert.Empty(t, other.requests())
 
 	t.Run("no matching record", func(t *testing.T) {
-		empty := webhook.NewDispatcher(webhook.NewMemoryStore(), registry(t))
+		empty := webhook.NewDispatcher(webhook.NewMemoryStore(), registry(t), loopback)
 		deliveries, err := empty.Dispatch(ctx, pageUpdated{ID: 1})
 		require.NoError(t, err)
 		assert.NotNil(t, deliveries)
@@ -113,7 +114,7 @@ func TestDispatchRawJSONAndLimits(t *testing.T) {
 	store := webhook.NewMemoryStore()
 	rc := newReceiver(t)
 	record(t, store, rc.URL, func(w *webhook.Webhook) { w.Triggers = []string{"myapp/raw"} })
-	d := webhook.NewDispatcher(store, registry(t), webhook.WithMaxBodySize(64))
+	d := webhook.NewDispatcher(store, registry(t), loopback, webhook.WithMaxBodySize(64))
 
 	_, err := d.Dispatch(ctx, rawMessage(`{"kept" : [1, 2]}`))
 	require.NoError(t, err)
@@ -132,7 +133,7 @@ func TestDispatchGET(t *testing.T) {
 	store := webhook.NewMemoryStore()
 	rc := newReceiver(t)
 	rec := record(t, store, rc.URL, func(w *webhook.Webhook) { w.Method = http.MethodGet })
-	d := webhook.NewDispatcher(store, registry(t))
+	d := webhook.NewDispatcher(store, registry(t), loopback)
 	_, err := d.Dispatch(context.Background(), pageUpdated{ID: 3})
 	require.NoError(t, err)
 	reqs := rc.requests()
@@ -233,7 +234,7 @@ func TestDispatchRetries(t *testing.T) {
 			rc := newReceiver(t, tt.answers...)
 			record(t, store, rc.URL)
 			sleeps := &sleepRecorder{}
-			d := webhook.NewDispatcher(store, registry(t),
+			d := webhook.NewDispatcher(store, registry(t), loopback,
 				webhook.WithBackOff(fastBackOff(tt.maxAttempts)),
 				webhook.WithTransport(transport.Sync{Sleep: sleeps.sleep}))
 
@@ -256,8 +257,12 @@ func TestDispatchRetries(t *testing.T) {
 				assert.Equal(t, tt.wantCode, de.StatusCode)
 				assert.Equal(t, tt.wantAttempts, de.Attempts)
 				assert.Equal(t, tt.retryable, de.Retryable)
-				var se *transport.StatusError
-				assert.ErrorAs(t, del.Err, &se)
+				if tt.wantCode/100 == 3 {
+					assert.ErrorIs(t, del.Err, netguard.ErrRedirect)
+				} else {
+					var se *transport.StatusError
+					assert.ErrorAs(t, del.Err, &se)
+				}
 			} else {
 				assert.NoError(t, del.Err)
 			}
@@ -286,7 +291,7 @@ func TestDispatchTimeouts(t *testing.T) {
 		store := webhook.NewMemoryStore()
 		rc := newReceiver(t, blocking(release))
 		record(t, store, rc.URL)
-		d := webhook.NewDispatcher(store, registry(t),
+		d := webhook.NewDispatcher(store, registry(t), loopback,
 			webhook.WithAttemptTimeout(50*time.Millisecond), webhook.WithBackOff(fastBackOff(2)))
 		deliveries, err := d.Dispatch(context.Background(), pageUpdated{})
 		require.NoError(t, err)
@@ -301,7 +306,7 @@ func TestDispatchTimeouts(t *testing.T) {
 		rc := newReceiver(t, blocking(release))
 		record(t, store, rc.URL)
 		record(t, store, rc.URL)
-		d := webhook.NewDispatcher(store, registry(t), webhook.WithAttemptTimeout(time.Minute))
+		d := webhook.NewDispatcher(store, registry(t), loopback, webhook.WithAttemptTimeout(time.Minute))
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() {
 			require.Eventually(t, func() bool { return len(rc.requests()) == 2 }, 5*time.Second, time.Millisecond)
@@ -332,7 +337,7 @@ func TestSlowEndpointDoesNotDelayOthers(t *testing.T) {
 	fast := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { close(fastSeen) })
 	record(t, store, slow.URL) // created first, so listed first
 	record(t, store, fast.URL)
-	d := webhook.NewDispatcher(store, registry(t), webhook.WithBackOff(fastBackOff(1)))
+	d := webhook.NewDispatcher(store, registry(t), loopback, webhook.WithBackOff(fastBackOff(1)))
 
 	go func() {
 		// The slow receiver answers only once the fast one has its delivery.
@@ -352,7 +357,7 @@ func TestDispatchRecordChangedBeforeAttempt(t *testing.T) {
 	rc := newReceiver(t)
 	gone := record(t, store, rc.URL)
 	off := record(t, store, rc.URL)
-	d := webhook.NewDispatcher(store, registry(t))
+	d := webhook.NewDispatcher(store, registry(t), loopback)
 	_, envs, err := d.Prepare(ctx, pageUpdated{})
 	require.NoError(t, err)
 	require.Len(t, envs, 2)
@@ -381,7 +386,7 @@ func TestResponseExcerptIsBounded(t *testing.T) {
 		}
 	})
 	record(t, store, rc.URL)
-	d := webhook.NewDispatcher(store, registry(t))
+	d := webhook.NewDispatcher(store, registry(t), loopback)
 	deliveries, err := d.Dispatch(context.Background(), pageUpdated{})
 	require.NoError(t, err)
 	require.Len(t, deliveries, 1)
@@ -396,7 +401,7 @@ func TestConcurrentDispatch(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		record(t, store, rc.URL)
 	}
-	d := webhook.NewDispatcher(store, registry(t))
+	d := webhook.NewDispatcher(store, registry(t), loopback)
 	var wg sync.WaitGroup
 	seen := sync.Map{}
 	for g := 0; g < 8; g++ {
@@ -457,7 +462,7 @@ func TestTYPO3Vectors(t *testing.T) {
 				w.Secret = v.Secret
 				w.Triggers = []string{"myapp/raw"}
 			})
-			d := webhook.NewDispatcher(store, registry(t))
+			d := webhook.NewDispatcher(store, registry(t), loopback)
 			deliveries, err := d.Dispatch(context.Background(), rawMessage(v.Body))
 			require.NoError(t, err)
 			require.Len(t, deliveries, 1)
@@ -480,7 +485,7 @@ func TestDispatchThroughMemoryTransport(t *testing.T) {
 	record(t, store, rc.URL)
 	done := make(chan transport.Result, 2)
 	mem := transport.NewMemory(transport.Workers(2), transport.OnDone(func(_ transport.Envelope, r transport.Result) { done <- r }))
-	d := webhook.NewDispatcher(store, registry(t), webhook.WithTransport(mem), webhook.WithBackOff(fastBackOff(3)))
+	d := webhook.NewDispatcher(store, registry(t), loopback, webhook.WithTransport(mem), webhook.WithBackOff(fastBackOff(3)))
 
 	deliveries, err := d.Dispatch(ctx, pageUpdated{ID: 9})
 	require.NoError(t, err)
@@ -516,7 +521,7 @@ func TestStoreUnavailableIsRetried(t *testing.T) {
 	store := webhook.NewMemoryStore()
 	rc := newReceiver(t)
 	record(t, store, rc.URL)
-	d := webhook.NewDispatcher(failingStore{store}, registry(t), webhook.WithBackOff(fastBackOff(2)))
+	d := webhook.NewDispatcher(failingStore{store}, registry(t), loopback, webhook.WithBackOff(fastBackOff(2)))
 	deliveries, err := d.Dispatch(context.Background(), pageUpdated{})
 	require.NoError(t, err)
 	require.Len(t, deliveries, 1)

@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"github.com/outhook/outhook/trigger"
 	"github.com/outhook/outhook/webhook"
+	"github.com/outhook/outhook/webhook/netguard"
 )
 
 // PageUpdated is an application's webhook message.
@@ -27,7 +29,8 @@ func ExampleNewDispatcher() {
 	store := webhook.NewMemoryStore()
 
 	d := webhook.NewDispatcher(store, reg,
-		webhook.WithHTTPClient(&http.Client{}),
+		webhook.WithBackOff(webhook.DefaultBackOff),
+		webhook.WithAttemptTimeout(10*time.Second),
 		webhook.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
 	)
 	deliveries, err := d.Dispatch(context.Background(), PageUpdated{PageID: 1, Action: "new"})
@@ -52,7 +55,8 @@ func ExampleDispatcher_Dispatch() {
 		URL:      receiver.URL,
 	})
 
-	d := webhook.NewDispatcher(store, reg)
+	// The receiver listens on 127.0.0.1, which the default network guard refuses.
+	d := webhook.NewDispatcher(store, reg, webhook.WithGuard(netguard.New(netguard.AllowLoopback())))
 	deliveries, err := d.Dispatch(ctx, PageUpdated{PageID: 42, Action: "edit"})
 	if err != nil {
 		panic(err)

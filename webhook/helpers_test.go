@@ -15,9 +15,14 @@ import (
 
 	"github.com/outhook/outhook/trigger"
 	"github.com/outhook/outhook/webhook"
+	"github.com/outhook/outhook/webhook/netguard"
 )
 
 const pageTrigger = "myapp/page-updated"
+
+// loopback lets the default client reach the httptest servers on 127.0.0.1,
+// which the network guard refuses by default.
+var loopback = webhook.WithGuard(netguard.New(netguard.AllowLoopback()))
 
 type pageUpdated struct {
 	ID    int    `json:"id"`

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/outhook/outhook/transport"
+	"github.com/outhook/outhook/webhook/netguard"
 )
 
 // Defaults used when no option says otherwise.
@@ -47,6 +48,7 @@ type config struct {
 	maxRetryAfter  time.Duration
 	userAgent      string
 	middleware     []transport.Middleware
+	guard          *netguard.Guard
 }
 
 func newConfig(opts []Option) config {
@@ -64,7 +66,7 @@ func newConfig(opts []Option) config {
 		o(&c)
 	}
 	if c.client == nil {
-		c.client = defaultClient()
+		c.client = netguard.NewClient(c.guard)
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -87,9 +89,18 @@ func newDeliveryID() uuid.UUID {
 // Option configures a Dispatcher or a Sender.
 type Option func(*config)
 
-// WithHTTPClient sets the client every attempt goes through. Its Timeout, if
-// any, applies on top of the per-attempt timeout.
+// WithHTTPClient sets the client every attempt goes through, instead of the
+// default guarded one. Guarding it is then up to you: netguard.Wrap(c, g)
+// adds the same dial-time checks. Its Timeout, if any, applies on top of the
+// per-attempt timeout.
 func WithHTTPClient(c *http.Client) Option { return func(cfg *config) { cfg.client = c } }
+
+// WithGuard sets the network guard of the default client (netguard.New()
+// otherwise: loopback, private, link-local and other special-purpose
+// addresses are refused at dial time, redirects are not followed). Use
+// netguard.New(netguard.AllowLoopback()) for tests, netguard.AllowPrivate()
+// for intranets. It has no effect together with WithHTTPClient.
+func WithGuard(g *netguard.Guard) Option { return func(cfg *config) { cfg.guard = g } }
 
 // WithBackOff sets the retry schedule; newBackOff is called once per delivery.
 // Return backoff.Stop from NextBackOff to give up.
@@ -132,15 +143,4 @@ func WithUserAgent(ua string) Option { return func(cfg *config) { cfg.userAgent 
 // transport.
 func WithMiddleware(mw ...transport.Middleware) Option {
 	return func(cfg *config) { cfg.middleware = append(cfg.middleware, mw...) }
-}
-
-// defaultClient is used when no WithHTTPClient is given.
-func defaultClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = 16
-	return &http.Client{
-		Transport: t,
-		// Redirects are not followed: a 3xx is a failed attempt.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
 }

@@ -59,7 +59,7 @@ func TestTYPO3SignsWithTheNewSecretDuringRotation(t *testing.T) {
 	require.NoError(t, rec.RotateSecret("brand-new", time.Hour, time.Now()))
 	require.NoError(t, store.Update(context.Background(), rec))
 
-	d := webhook.NewDispatcher(store, registry(t))
+	d := webhook.NewDispatcher(store, registry(t), loopback)
 	_, err := d.Dispatch(context.Background(), pageUpdated{ID: 1})
 	require.NoError(t, err)
 	reqs := rc.requests()
@@ -77,7 +77,7 @@ func TestInsecureSkipVerify(t *testing.T) {
 	store := webhook.NewMemoryStore()
 	strict := record(t, store, srv.URL)
 	lax := record(t, store, srv.URL, func(w *webhook.Webhook) { w.InsecureSkipVerify = true })
-	d := webhook.NewDispatcher(store, registry(t), webhook.WithLogger(logger), webhook.WithBackOff(fastBackOff(1)))
+	d := webhook.NewDispatcher(store, registry(t), loopback, webhook.WithLogger(logger), webhook.WithBackOff(fastBackOff(1)))
 
 	deliveries, err := d.Dispatch(context.Background(), pageUpdated{})
 	require.NoError(t, err)
@@ -106,7 +106,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		w.PreviousSecret, w.PreviousSecretExpiresAt = previous, time.Now().Add(time.Hour)
 	})
 	gone := record(t, store, "http://127.0.0.1:1/refused", func(w *webhook.Webhook) { w.Secret = secret })
-	d := webhook.NewDispatcher(store, registry(t), webhook.WithLogger(logger), webhook.WithBackOff(fastBackOff(2)))
+	d := webhook.NewDispatcher(store, registry(t), loopback, webhook.WithLogger(logger), webhook.WithBackOff(fastBackOff(2)))
 	deliveries, err := d.Dispatch(context.Background(), pageUpdated{})
 	require.NoError(t, err)
 
@@ -152,7 +152,7 @@ func TestStandardWebhooksRotationSignsWithBothDuringOverlap(t *testing.T) {
 	old := rec.Secret
 	require.NoError(t, rec.RotateSecret("", time.Hour, now))
 	require.NoError(t, store.Update(ctx, rec))
-	d := webhook.NewDispatcher(store, registry(t), webhook.WithClock(func() time.Time { return clock }))
+	d := webhook.NewDispatcher(store, registry(t), loopback, webhook.WithClock(func() time.Time { return clock }))
 
 	verifies := func(secret string, at time.Time, r received) bool {
 		v, err := signer.NewVerifier(rec.Signing, []string{secret}, signer.WithClock(func() time.Time { return at }))

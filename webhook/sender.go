@@ -15,6 +15,7 @@ import (
 
 	"github.com/outhook/outhook/signer"
 	"github.com/outhook/outhook/transport"
+	"github.com/outhook/outhook/webhook/netguard"
 )
 
 var (
@@ -122,6 +123,15 @@ func (s *Sender) attempt(ctx context.Context, env transport.Envelope, n int) tra
 	resp, err := client.Do(req)
 	if err != nil {
 		at.Duration = s.cfg.now().Sub(at.Start)
+		// A refused destination or redirect will not change by retrying.
+		var re *netguard.RedirectError
+		switch {
+		case errors.As(err, &re):
+			at.StatusCode = re.StatusCode
+			return end(at, transport.Permanent, err)
+		case errors.Is(err, netguard.ErrBlocked):
+			return end(at, transport.Permanent, err)
+		}
 		return end(at, transport.Retry, err)
 	}
 	at.StatusCode = resp.StatusCode

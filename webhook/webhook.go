@@ -13,6 +13,7 @@ import (
 
 	"github.com/outhook/outhook/signer"
 	"github.com/outhook/outhook/trigger"
+	"github.com/outhook/outhook/webhook/netguard"
 )
 
 // Webhook is one webhook record: where to send which triggers, and how to sign them.
@@ -159,6 +160,21 @@ func (w *Webhook) Validate() error {
 		if reservedHeaders[ck] || containsFold(protected, ck) {
 			return invalid("headers", fmt.Sprintf("%s is set by outhook and cannot be overridden", ck), nil)
 		}
+	}
+	return nil
+}
+
+// CheckURL reports early what the network guard g (nil: netguard.New())
+// would refuse about the record's URL: a literal address in a blocked range,
+// a blocked host name, credentials in the URL. It does not resolve names;
+// the check at dial time is the one that counts. Admin screens show it as a
+// warning.
+func (w *Webhook) CheckURL(g *netguard.Guard) error {
+	if g == nil {
+		g = netguard.New()
+	}
+	if err := g.CheckURL(w.URL); err != nil {
+		return invalid("url", err.Error(), err)
 	}
 	return nil
 }

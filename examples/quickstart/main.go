@@ -17,6 +17,7 @@ import (
 	"github.com/outhook/outhook/signer"
 	"github.com/outhook/outhook/trigger"
 	"github.com/outhook/outhook/webhook"
+	"github.com/outhook/outhook/webhook/netguard"
 )
 
 // PageUpdated is the application's message: the value JSONSerialize returns
@@ -68,7 +69,9 @@ func run(ctx context.Context, out io.Writer) error {
 	fmt.Fprintf(out, "created webhook %s -> %s\n", rec.ID, rec.URL)
 
 	// 3. The application's event hook dispatches a message.
-	d := webhook.NewDispatcher(store, reg)
+	// The default client refuses internal addresses (SSRF guard); this demo's
+	// receiver is on 127.0.0.1, so loopback is allowed explicitly.
+	d := webhook.NewDispatcher(store, reg, webhook.WithGuard(netguard.New(netguard.AllowLoopback())))
 	deliveries, err := d.Dispatch(ctx, PageUpdated{PageID: 42, Action: "edit", Title: "Home"})
 	if err != nil {
 		return err
