@@ -1,6 +1,7 @@
 package durable
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -117,6 +118,13 @@ func NewOutbox[TTx any](driver riverdriver.Driver[TTx], db *sql.DB, d sqlstore.D
 		river.AddWorker(workers, &PruneWorker{Log: o.Log, MaxAge: cfg.AttemptRetention})
 		rc.PeriodicJobs = append(rc.PeriodicJobs, PrunePeriodicJob(min(cfg.AttemptRetention/4, time.Hour)))
 	}
+	if cfg.JobTimeout > 0 {
+		rc.JobTimeout = cfg.JobTimeout
+	}
+	// An attempt cannot outlive its job's timeout, so a job running much
+	// longer belongs to a process that died: retry it after a minute more,
+	// not after River's default hour.
+	rc.RescueStuckJobsAfter = cmp.Or(rc.JobTimeout, river.JobTimeoutDefault) + time.Minute
 	if cfg.River != nil {
 		cfg.River(rc)
 	}

@@ -19,6 +19,7 @@ import (
 // concurrent use, by many processes on one database too.
 type Store struct {
 	db  *sql.DB
+	rdb *sql.DB // reads; db unless WithReader
 	d   Dialect
 	now func() time.Time
 }
@@ -26,7 +27,16 @@ type Store struct {
 var _ webhook.Store = (*Store)(nil)
 
 // New returns a Store on db. Run Migrate first.
-func New(db *sql.DB, d Dialect) *Store { return &Store{db: db, d: d, now: time.Now} }
+func New(db *sql.DB, d Dialect) *Store { return &Store{db: db, rdb: db, d: d, now: time.Now} }
+
+// WithReader returns a copy of s that reads through rdb, a second pool on the
+// same database. SQLite setups with a single-connection writer pool use it so
+// that reads neither wait for nor deadlock with an open write transaction.
+func (s *Store) WithReader(rdb *sql.DB) *Store {
+	c := *s
+	c.rdb = rdb
+	return &c
+}
 
 // WithClock returns a copy of s that takes timestamps from now.
 func (s *Store) WithClock(now func() time.Time) *Store {
@@ -83,7 +93,7 @@ func (s *Store) Create(ctx context.Context, w *webhook.Webhook) error {
 // Get implements webhook.Store.
 func (s *Store) Get(ctx context.Context, id uuid.UUID) (*webhook.Webhook, error) {
 	var data string
-	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT data FROM outhook_webhook WHERE id = ?`), id.String()).Scan(&data)
+	err := s.rdb.QueryRowContext(ctx, s.d.rebind(`SELECT data FROM outhook_webhook WHERE id = ?`), id.String()).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %s", webhook.ErrNotFound, id)
 	}
@@ -157,7 +167,7 @@ func (s *Store) ListActive(ctx context.Context, trigger string) ([]*webhook.Webh
 }
 
 func (s *Store) list(ctx context.Context, q string, args []any) ([]*webhook.Webhook, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(q), args...)
+	rows, err := s.rdb.QueryContext(ctx, s.d.rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list: %w", err)
 	}

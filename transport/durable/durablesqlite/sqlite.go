@@ -23,34 +23,80 @@ const (
 	DefaultWorkers           = 64
 	DefaultFetchCooldown     = 5 * time.Millisecond
 	DefaultFetchPollInterval = 50 * time.Millisecond
-	// DefaultMaxOpenConns bounds the pool: SQLite has one writer at a time,
-	// and a few readers in WAL mode.
-	DefaultMaxOpenConns = 4
+	// DefaultReaders is the size of the read pool (WAL readers run beside
+	// the one writer).
+	DefaultReaders = 4
 )
 
 // Outbox is a durable.Outbox on one SQLite file.
 type Outbox struct {
 	*durable.Outbox[*sql.Tx]
 	// DB is the database, for the application's own transactions (DispatchTx).
+	// It has one connection: SQLite has one writer at a time, and queueing in
+	// Go is much faster than SQLite's busy-wait sleeps.
 	DB *sql.DB
+	// Reader is a read-only pool on the same file for record lookups.
+	Reader *sql.DB
+	// RescueOnStart makes Start put deliveries left running by a crashed
+	// process back in the queue at once, instead of after River's stuck-job
+	// timeout. It assumes one process works the file, the embedded case; set
+	// it to false when several processes start workers on one SQLite file.
+	// Open sets it to true.
+	RescueOnStart bool
+}
+
+// Start rescues deliveries a crash left running (see RescueOnStart), then
+// starts working deliveries.
+func (o *Outbox) Start(ctx context.Context) error {
+	if o.RescueOnStart {
+		// Their attempt may or may not have reached the receiver: at least once.
+		_, err := o.DB.ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running' AND kind = ?`, durable.Kind)
+		if err != nil {
+			return fmt.Errorf("durablesqlite: rescue running deliveries: %w", err)
+		}
+	}
+	return o.Outbox.Start(ctx)
 }
 
 // OpenDB opens the SQLite file at path with the settings River and outhook
-// need: WAL journal, a 10 s busy timeout, synchronous=NORMAL (durable in WAL
-// across process crashes), foreign keys, and BEGIN IMMEDIATE transactions so
-// that concurrent writers wait instead of failing with SQLITE_BUSY.
+// need: WAL journal, a 10 s busy timeout (for other processes), synchronous=NORMAL
+// (in WAL mode a commit survives a process crash), BEGIN IMMEDIATE
+// transactions, and a single connection, as riversqlite recommends.
 func OpenDB(path string) (*sql.DB, error) {
+	db, err := open(path, false)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	return db, nil
+}
+
+// OpenReader opens a read-only pool of DefaultReaders connections on the
+// SQLite file at path, for reads that must not queue behind the writer.
+func OpenReader(path string) (*sql.DB, error) {
+	db, err := open(path, true)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(DefaultReaders)
+	db.SetMaxIdleConns(DefaultReaders)
+	return db, nil
+}
+
+func open(path string, readOnly bool) (*sql.DB, error) {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "foreign_keys(1)"} {
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)"} {
 		q.Add("_pragma", p)
 	}
-	q.Set("_txlock", "immediate")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("durablesqlite: open %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(DefaultMaxOpenConns)
-	db.SetMaxIdleConns(DefaultMaxOpenConns)
 	return db, nil
 }
 
@@ -62,17 +108,32 @@ func Open(path string, reg *trigger.Registry, cfg durable.Config) (*Outbox, erro
 	if err != nil {
 		return nil, err
 	}
-	o, err := New(db, reg, cfg)
+	// The writer creates the file (and WAL mode) before the reader opens it.
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("durablesqlite: open %s: %w", path, err)
+	}
+	rdb, err := OpenReader(path)
 	if err != nil {
 		db.Close()
+		return nil, err
+	}
+	o, err := New(db, rdb, reg, cfg)
+	if err != nil {
+		db.Close()
+		rdb.Close()
 		return nil, err
 	}
 	return o, nil
 }
 
-// New builds an Outbox on an open SQLite database (see OpenDB for the
-// settings it should have). Close closes db.
-func New(db *sql.DB, reg *trigger.Registry, cfg durable.Config) (*Outbox, error) {
+// New builds an Outbox on open SQLite pools of one file: db for River and
+// all writes, rdb for record reads (see OpenDB and OpenReader for the
+// settings they should have; rdb may be db). Close closes both.
+func New(db, rdb *sql.DB, reg *trigger.Registry, cfg durable.Config) (*Outbox, error) {
+	if cfg.Store == nil {
+		cfg.Store = sqlstore.New(db, sqlstore.SQLite).WithReader(rdb)
+	}
 	if cfg.Workers == 0 {
 		cfg.Workers = DefaultWorkers
 	}
@@ -86,11 +147,15 @@ func New(db *sql.DB, reg *trigger.Registry, cfg durable.Config) (*Outbox, error)
 	if err != nil {
 		return nil, err
 	}
-	return &Outbox{Outbox: o, DB: db}, nil
+	return &Outbox{Outbox: o, DB: db, Reader: rdb, RescueOnStart: true}, nil
 }
 
 // Close stops the client (waiting for running attempts until ctx ends) and
 // closes the database.
 func (o *Outbox) Close(ctx context.Context) error {
-	return errors.Join(o.Stop(ctx), o.DB.Close())
+	err := errors.Join(o.Stop(ctx), o.DB.Close())
+	if o.Reader != o.DB {
+		err = errors.Join(err, o.Reader.Close())
+	}
+	return err
 }

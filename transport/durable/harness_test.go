@@ -1,0 +1,168 @@
+package durable_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/outhook/outhook/internal/durabletest"
+	"github.com/outhook/outhook/transport/durable"
+	"github.com/outhook/outhook/transport/durable/durablepg"
+	"github.com/outhook/outhook/transport/durable/durablesqlite"
+	"github.com/outhook/outhook/trigger"
+	"github.com/outhook/outhook/webhook"
+	"github.com/outhook/outhook/webhook/netguard"
+	"github.com/outhook/outhook/webhook/sqlstore"
+)
+
+// PageUpdated is the test message.
+type PageUpdated struct {
+	ID    int    `json:"id"`
+	Title string `json:"title"`
+}
+
+func (p PageUpdated) JSONSerialize() any { return p }
+
+const pageTrigger = "test/page-updated"
+
+func registry(t testing.TB) *trigger.Registry {
+	reg := trigger.NewRegistry()
+	require.NoError(t, trigger.Register[PageUpdated](reg, pageTrigger, "a page changed"))
+	return reg
+}
+
+// outbox is what the tests use of a durable.Outbox, whatever its TTx.
+type outbox interface {
+	Migrate(ctx context.Context) error
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	Dispatch(ctx context.Context, msg trigger.Message) ([]webhook.Delivery, error)
+	DeadLetters(ctx context.Context, limit int) ([]durable.DeadLetter, error)
+}
+
+// backend is one database under test.
+type backend struct {
+	name  string
+	ob    outbox
+	store webhook.Store
+	log   *sqlstore.Log
+	// redeliver is Transport.Redeliver.
+	redeliver func(ctx context.Context, id uuid.UUID) error
+	// dispatchTx dispatches msg in an app transaction that commits or rolls back.
+	dispatchTx func(ctx context.Context, msg trigger.Message, commit bool) ([]webhook.Delivery, error)
+}
+
+// testBackOff retries quickly: at most attempts attempts, 10 ms apart.
+func testBackOff(attempts int) func() backoff.BackOff {
+	return func() backoff.BackOff {
+		return backoff.WithMaxRetries(backoff.NewConstantBackOff(10*time.Millisecond), uint64(attempts-1))
+	}
+}
+
+func testConfig(cfg durable.Config) durable.Config {
+	cfg.DispatcherOptions = append([]webhook.Option{
+		webhook.WithGuard(netguard.New(netguard.AllowLoopback())),
+		webhook.WithBackOff(testBackOff(3)),
+		webhook.WithAttemptTimeout(2 * time.Second),
+	}, cfg.DispatcherOptions...)
+	if cfg.FetchPollInterval == 0 {
+		cfg.FetchPollInterval = 20 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = quietLogger()
+	}
+	return cfg
+}
+
+type backendFunc func(t *testing.T, cfg durable.Config) *backend
+
+var backends = []struct {
+	name string
+	open backendFunc
+}{
+	{"sqlite", openSQLite},
+	{"postgres", openPostgres},
+}
+
+func openSQLite(t *testing.T, cfg durable.Config) *backend {
+	return openSQLiteAt(t, filepath.Join(t.TempDir(), "outhook.db"), cfg)
+}
+
+func openSQLiteAt(t *testing.T, path string, cfg durable.Config) *backend {
+	ob, err := durablesqlite.Open(path, registry(t), testConfig(cfg))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ob.Close(context.Background()) })
+	ctx := context.Background()
+	require.NoError(t, ob.Migrate(ctx))
+	return &backend{
+		name: "sqlite", ob: ob, store: ob.Store, log: ob.Log, redeliver: ob.Transport.Redeliver,
+		dispatchTx: func(ctx context.Context, msg trigger.Message, commit bool) ([]webhook.Delivery, error) {
+			tx, err := ob.DB.BeginTx(ctx, nil)
+			if err != nil {
+				return nil, err
+			}
+			ds, err := ob.DispatchTx(ctx, tx, msg)
+			if err != nil || !commit {
+				return ds, errorsJoin(err, tx.Rollback())
+			}
+			return ds, tx.Commit()
+		},
+	}
+}
+
+func openPostgres(t *testing.T, cfg durable.Config) *backend {
+	schema, dsn := durabletest.NewSchema(t)
+	return openPostgresAt(t, schema, dsn, cfg)
+}
+
+func openPostgresAt(t *testing.T, schema, dsn string, cfg durable.Config) *backend {
+	pool := durabletest.NewPool(t, dsn)
+	cfg.Schema = schema
+	ob, err := durablepg.Open(pool, registry(t), testConfig(cfg))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ob.Close(context.Background()) })
+	require.NoError(t, ob.Migrate(context.Background()))
+	return &backend{
+		name: "postgres", ob: ob, store: ob.Store, log: ob.Log, redeliver: ob.Transport.Redeliver,
+		dispatchTx: func(ctx context.Context, msg trigger.Message, commit bool) ([]webhook.Delivery, error) {
+			tx, err := pool.Begin(ctx)
+			if err != nil {
+				return nil, err
+			}
+			// The app's own write, in the same transaction.
+			if _, err := tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS app_page (id INT)"); err != nil {
+				return nil, errorsJoin(err, tx.Rollback(ctx))
+			}
+			ds, err := ob.DispatchTx(ctx, tx, msg)
+			if err != nil || !commit {
+				return ds, errorsJoin(err, tx.Rollback(ctx))
+			}
+			return ds, tx.Commit(ctx)
+		},
+	}
+}
+
+var _ = pgx.ErrNoRows
+var _ *sql.DB
+
+func createHook(t testing.TB, store webhook.Store, url string) *webhook.Webhook {
+	w := &webhook.Webhook{Name: "test", Triggers: []string{pageTrigger}, URL: url}
+	require.NoError(t, store.Create(context.Background(), w))
+	return w
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
