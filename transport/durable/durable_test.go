@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/internal/durabletest"
+	"github.com/outhook/outhook/transport"
 	"github.com/outhook/outhook/transport/durable"
 	"github.com/outhook/outhook/webhook"
 )
@@ -251,5 +252,40 @@ func TestAttemptRetention(t *testing.T) {
 		require.NoError(t, be.ob.Start(ctx)) // the prune job runs on start
 		require.Eventually(t, func() bool { return len(attempts(t, be, old)) == 0 }, 10*time.Second, poll)
 		assert.Len(t, attempts(t, be, recent), 1)
+	})
+}
+
+func TestDeferSnoozesWithoutCountingAnAttempt(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open backendFunc) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		deferrals := 0
+		deferTwice := func(next transport.AttemptFunc) transport.AttemptFunc {
+			return func(ctx context.Context, env transport.Envelope, n int) transport.Attempt {
+				mu.Lock()
+				defer mu.Unlock()
+				if deferrals < 2 {
+					deferrals++
+					return transport.Attempt{Number: n, Outcome: transport.Defer, RetryAfter: 20 * time.Millisecond}
+				}
+				return next(ctx, env, n)
+			}
+		}
+		be := open(t, durable.Config{DispatcherOptions: []webhook.Option{webhook.WithMiddleware(deferTwice)}})
+		rc := durabletest.NewReceiver(t, webhook.HeaderDeliveryID)
+		createHook(t, be.store, rc.URL)
+		require.NoError(t, be.ob.Start(ctx))
+		ds, err := be.ob.Dispatch(ctx, PageUpdated{ID: 5})
+		require.NoError(t, err)
+		require.Len(t, ds, 1)
+		id := ds[0].ID
+
+		require.Eventually(t, func() bool { return rc.Seen()[id.String()].Count == 1 }, 10*time.Second, poll)
+		require.Eventually(t, func() bool { return len(attempts(t, be, id)) == 1 }, 5*time.Second, poll)
+		assert.Equal(t, sqlstoreAttempt{1, http.StatusNoContent, "success", ""}, attempts(t, be, id)[0],
+			"deferrals are neither attempts nor log rows")
+		mu.Lock()
+		assert.Equal(t, 2, deferrals)
+		mu.Unlock()
 	})
 }

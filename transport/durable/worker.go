@@ -18,6 +18,9 @@ import (
 // had a longer schedule than the working one).
 var ErrRetriesExhausted = errors.New("durable: retries exhausted")
 
+// minDefer keeps a Defer without RetryAfter from spinning.
+const minDefer = 10 * time.Millisecond
+
 // AttemptRecorder writes the delivery log. sqlstore.Log implements it.
 type AttemptRecorder interface {
 	RecordAttempt(ctx context.Context, env transport.Envelope, at transport.Attempt) error
@@ -29,6 +32,8 @@ type AttemptRecorder interface {
 //
 //   - success completes the job;
 //   - a permanent failure (4xx, a deleted or disabled record) cancels it;
+//   - a deferral (transport.Defer: an open breaker, a rate limit) snoozes it
+//     without counting an attempt;
 //   - a retryable failure fails it, to be retried after the Attempter's
 //     backoff delay for that attempt or the receiver's Retry-After, whichever
 //     is longer; the last allowed attempt leaves it discarded (dead-lettered).
@@ -75,6 +80,11 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	env := job.Args.Envelope()
 	n := job.Attempt + job.Args.AttemptOffset
 	at := w.a.Attempt(ctx, env, n)
+	if at.Outcome == transport.Defer {
+		// No request was made (an open circuit breaker, a rate limit): a
+		// snooze gives the attempt back, which is what Defer means.
+		return river.JobSnooze(max(at.RetryAfter, minDefer))
+	}
 	if w.rec != nil {
 		// The attempt happened even if the job's context ended meanwhile.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
