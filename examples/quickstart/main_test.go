@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,10 +12,12 @@ import (
 )
 
 func TestQuickstart(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out bytes.Buffer
-	require.NoError(t, run(ctx, &out), out.String())
+	require.NoError(t, run(ctx, filepath.Join(t.TempDir(), "outhook.db"), &out), out.String())
 	assert.Contains(t, out.String(), "ok: the receiver verified the signature")
 	assert.Contains(t, out.String(), `"page_id":42`)
+	assert.Contains(t, out.String(), ": queued")
+	assert.Contains(t, out.String(), "attempt 1: success, HTTP 204")
 }
