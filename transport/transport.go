@@ -46,6 +46,7 @@ const (
 	Defer
 )
 
+// String returns the outcome's name, as logged.
 func (o Outcome) String() string {
 	switch o {
 	case Success:
@@ -146,6 +147,7 @@ type DeliveryError struct {
 	Err error
 }
 
+// Error describes the failure; it never contains a secret.
 func (e *DeliveryError) Error() string {
 	kind := "permanent"
 	if e.Retryable {
@@ -154,13 +156,16 @@ func (e *DeliveryError) Error() string {
 	return fmt.Sprintf("delivery %s failed after %d attempt(s) (%s): %v", e.DeliveryID, e.Attempts, kind, e.Err)
 }
 
+// Unwrap returns the last attempt's error.
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
 // StatusError is an attempt's error for a non-2xx response.
 type StatusError struct {
+	// StatusCode is the HTTP status the receiver answered.
 	StatusCode int
 }
 
+// Error names the status.
 func (e *StatusError) Error() string { return fmt.Sprintf("receiver answered HTTP %d", e.StatusCode) }
 
 // ErrQueueFull is returned by an asynchronous transport that cannot accept more work.

@@ -86,11 +86,15 @@ var ErrInvalidWebhook = errors.New("webhook: invalid record")
 
 // ValidationError names the field of a record that is not valid.
 type ValidationError struct {
-	Field  string
+	// Field is the record's field, as named in JSON ("url", "triggers"...).
+	Field string
+	// Reason says what is wrong with it, without echoing secrets.
 	Reason string
-	Err    error // underlying cause, if any
+	// Err is the underlying cause, if any.
+	Err error
 }
 
+// Error names the field and the reason.
 func (e *ValidationError) Error() string {
 	return fmt.Sprintf("webhook: invalid %s: %s", e.Field, e.Reason)
 }
