@@ -1,6 +1,7 @@
 package durable
 
 import (
+	"bytes"
 	"time"
 	"unicode/utf8"
 
@@ -18,7 +19,8 @@ const Kind = "outhook.delivery"
 const Queue = "outhook"
 
 // MaxAttempts caps the attempts of one delivery when the Attempter's backoff
-// never says backoff.Stop.
+// never says backoff.Stop, such as one bounded only by MaxElapsedTime, which
+// a durable transport cannot honour (see DefaultBackOff).
 const MaxAttempts = 100
 
 // Args are a delivery's River job arguments: identifiers and the body, never
@@ -34,7 +36,8 @@ type Args struct {
 	// is). It is kept as a JSON string, not as raw JSON, because PostgreSQL's
 	// jsonb would reorder the keys and the receiver must get the exact bytes.
 	Body string `json:"body,omitempty"`
-	// BodyBytes holds a body that is not valid UTF-8 (base64 in the job).
+	// BodyBytes holds a body that is not valid UTF-8 or holds a NUL byte,
+	// which PostgreSQL's jsonb cannot store in a string (base64 in the job).
 	BodyBytes []byte `json:"body_bytes,omitempty"`
 	// CreatedAt is when Dispatch created the delivery.
 	CreatedAt time.Time `json:"created_at"`
@@ -55,7 +58,7 @@ func (Args) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: Queue
 // NewArgs returns the job arguments of env.
 func NewArgs(env transport.Envelope) Args {
 	a := Args{DeliveryID: env.DeliveryID, WebhookID: env.WebhookID, Trigger: env.Trigger, CreatedAt: env.CreatedAt}
-	if utf8.Valid(env.Body) {
+	if utf8.Valid(env.Body) && bytes.IndexByte(env.Body, 0) < 0 {
 		a.Body = string(env.Body)
 	} else {
 		a.BodyBytes = env.Body

@@ -20,8 +20,9 @@
 //
 // Jobs carry identifiers and the body, never a secret: the worker loads the
 // record when it sends, so rotation, disabling and deletion apply to queued
-// work. A permanent failure cancels the job; the last failed retry discards
-// it. Both are dead letters (DeadLetters), and Redeliver sends one again
-// with the same delivery ID. Every attempt is written to the delivery log
-// (sqlstore.Log).
+// work. Retries follow the Dispatcher's backoff; an Outbox defaults to
+// DefaultBackOff (25 attempts over about two and a half days). A permanent
+// failure cancels the job; the last failed retry discards it. Both are dead
+// letters (DeadLetters), and Redeliver sends one again with the same
+// delivery ID. Every attempt is written to the delivery log (sqlstore.Log).
 package durable

@@ -11,6 +11,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/internal/durabletest"
@@ -54,8 +55,12 @@ type backend struct {
 	ob    outbox
 	store webhook.Store
 	log   *sqlstore.Log
-	// redeliver is Transport.Redeliver.
+	// redeliver is the Outbox's Redeliver.
 	redeliver func(ctx context.Context, id uuid.UUID) error
+	// jobs lists River jobs.
+	jobs func(ctx context.Context, p *river.JobListParams) (*river.JobListResult, error)
+	// close is the Outbox's Close.
+	close func(ctx context.Context) error
 	// dispatchTx dispatches msg in an app transaction that commits or rolls back.
 	dispatchTx func(ctx context.Context, msg trigger.Message, commit bool) ([]webhook.Delivery, error)
 }
@@ -103,7 +108,7 @@ func openSQLiteAt(t *testing.T, path string, cfg durable.Config) *backend {
 	ctx := context.Background()
 	require.NoError(t, ob.Migrate(ctx))
 	return &backend{
-		name: "sqlite", ob: ob, store: ob.Store, log: ob.Log, redeliver: ob.Transport.Redeliver,
+		name: "sqlite", ob: ob, store: ob.Store, log: ob.Log, redeliver: ob.Redeliver, jobs: ob.Client.JobList, close: ob.Close,
 		dispatchTx: func(ctx context.Context, msg trigger.Message, commit bool) ([]webhook.Delivery, error) {
 			tx, err := ob.DB.BeginTx(ctx, nil)
 			if err != nil {
@@ -131,7 +136,7 @@ func openPostgresAt(t *testing.T, schema, dsn string, cfg durable.Config) *backe
 	t.Cleanup(func() { _ = ob.Close(context.Background()) })
 	require.NoError(t, ob.Migrate(context.Background()))
 	return &backend{
-		name: "postgres", ob: ob, store: ob.Store, log: ob.Log, redeliver: ob.Transport.Redeliver,
+		name: "postgres", ob: ob, store: ob.Store, log: ob.Log, redeliver: ob.Redeliver, jobs: ob.Client.JobList, close: ob.Close,
 		dispatchTx: func(ctx context.Context, msg trigger.Message, commit bool) ([]webhook.Delivery, error) {
 			tx, err := pool.Begin(ctx)
 			if err != nil {

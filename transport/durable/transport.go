@@ -20,7 +20,8 @@ var (
 	// job (never enqueued, or its job was cleaned up).
 	ErrDeliveryNotFound = errors.New("durable: delivery not found")
 	// ErrInProgress is returned by Redeliver for a delivery that is still
-	// queued, waiting for a retry, or being sent.
+	// queued, waiting for a retry, or being sent, or that a concurrent
+	// RedeliverTx is replaying.
 	ErrInProgress = errors.New("durable: delivery still in progress")
 )
 
@@ -46,6 +47,9 @@ func (t *Transport[TTx]) Client() *river.Client[TTx] { return t.client }
 // batch and reports them StatusQueued. Every job may take as many attempts as
 // a's backoff schedule allows.
 func (t *Transport[TTx]) Send(ctx context.Context, a transport.Attempter, envs []transport.Envelope) ([]transport.Result, error) {
+	if len(envs) == 0 {
+		return []transport.Result{}, nil // River refuses an empty batch
+	}
 	if _, err := t.client.InsertMany(ctx, params(a, envs)); err != nil {
 		return nil, fmt.Errorf("durable: enqueue %d deliveries: %w", len(envs), err)
 	}
@@ -55,6 +59,9 @@ func (t *Transport[TTx]) Send(ctx context.Context, a transport.Attempter, envs [
 // SendTx is Send inside the application's transaction tx: the jobs exist if
 // and only if tx commits.
 func (t *Transport[TTx]) SendTx(ctx context.Context, tx TTx, a transport.Attempter, envs []transport.Envelope) ([]transport.Result, error) {
+	if len(envs) == 0 {
+		return []transport.Result{}, nil
+	}
 	if _, err := t.client.InsertManyTx(ctx, tx, params(a, envs)); err != nil {
 		return nil, fmt.Errorf("durable: enqueue %d deliveries in transaction: %w", len(envs), err)
 	}
@@ -117,10 +124,17 @@ type DeadLetter struct {
 	JobID int64
 }
 
+// MaxDeadLetters is the most DeadLetters lists at once (River's JobList limit).
+const MaxDeadLetters = 10_000
+
 // DeadLetters lists the deliveries that gave up, most recent first, at most
-// limit (1 to 10,000) of them. River's cleaner deletes them after its
-// DiscardedJobRetentionPeriod and CancelledJobRetentionPeriod.
+// limit of them; a limit below 1 or above MaxDeadLetters is an error. River's
+// cleaner deletes them after its DiscardedJobRetentionPeriod and
+// CancelledJobRetentionPeriod.
 func (t *Transport[TTx]) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error) {
+	if limit < 1 || limit > MaxDeadLetters {
+		return nil, fmt.Errorf("durable: list dead letters: limit %d is not between 1 and %d", limit, MaxDeadLetters)
+	}
 	p := river.NewJobListParams().Kinds(Kind).
 		States(rivertype.JobStateDiscarded, rivertype.JobStateCancelled).
 		OrderBy(river.JobListOrderByFinalizedAt, river.SortOrderDesc).First(limit)
@@ -147,32 +161,64 @@ func (t *Transport[TTx]) DeadLetters(ctx context.Context, limit int) ([]DeadLett
 	return out, nil
 }
 
+// deliveryWhere selects the jobs of one delivery. The kind is a literal, not
+// a parameter, so that the query implies the predicate of the partial index
+// Migrate creates (outhook_river_job_delivery) and PostgreSQL and SQLite use
+// it, in generic plans too.
+const deliveryWhere = "kind = '" + Kind + "' AND args->>'delivery_id' = @delivery_id"
+
+// latestJob returns the newest job of a delivery.
+func latestJob(id uuid.UUID) *river.JobListParams {
+	return river.NewJobListParams().
+		Where(deliveryWhere, river.NamedArgs{"delivery_id": id.String()}).
+		OrderBy(river.JobListOrderByID, river.SortOrderDesc).First(1)
+}
+
+// redeliverable checks that j, the newest job of a delivery (nil: none), is
+// finished and returns the arguments of its replay.
+func redeliverable(deliveryID uuid.UUID, j *rivertype.JobRow) (Args, error) {
+	if j == nil {
+		return Args{}, fmt.Errorf("%w: %s", ErrDeliveryNotFound, deliveryID)
+	}
+	switch j.State {
+	case rivertype.JobStateCompleted, rivertype.JobStateDiscarded, rivertype.JobStateCancelled:
+	default:
+		return Args{}, fmt.Errorf("%w: %s is %s", ErrInProgress, deliveryID, j.State)
+	}
+	a, err := decodeArgs(j)
+	if err != nil {
+		return Args{}, err
+	}
+	a.AttemptOffset += j.Attempt
+	return a, nil
+}
+
+func first(jobs []*rivertype.JobRow) *rivertype.JobRow {
+	if len(jobs) == 0 {
+		return nil
+	}
+	return jobs[0]
+}
+
 // Redeliver enqueues a finished delivery again with the same delivery ID and
 // a fresh retry schedule; its attempt numbers continue where they stopped.
 // It is meant for dead letters and works for delivered ones too. A delivery
 // still in progress gives ErrInProgress; an unknown one ErrDeliveryNotFound.
+//
+// Redeliver inserts the new job before it deletes the old one, outside any
+// transaction, so two concurrent calls for one delivery may both enqueue it
+// (receivers de-duplicate on the delivery ID). RedeliverTx, and the Outbox's
+// Redeliver, enqueue it once.
 func (t *Transport[TTx]) Redeliver(ctx context.Context, deliveryID uuid.UUID) error {
-	p := river.NewJobListParams().Kinds(Kind).
-		Where("args->>'delivery_id' = @delivery_id", river.NamedArgs{"delivery_id": deliveryID.String()}).
-		OrderBy(river.JobListOrderByID, river.SortOrderDesc).First(1)
-	res, err := t.client.JobList(ctx, p)
+	res, err := t.client.JobList(ctx, latestJob(deliveryID))
 	if err != nil {
 		return fmt.Errorf("durable: find delivery %s: %w", deliveryID, err)
 	}
-	if len(res.Jobs) == 0 {
-		return fmt.Errorf("%w: %s", ErrDeliveryNotFound, deliveryID)
-	}
-	j := res.Jobs[0]
-	switch j.State {
-	case rivertype.JobStateCompleted, rivertype.JobStateDiscarded, rivertype.JobStateCancelled:
-	default:
-		return fmt.Errorf("%w: %s is %s", ErrInProgress, deliveryID, j.State)
-	}
-	a, err := decodeArgs(j)
+	j := first(res.Jobs)
+	a, err := redeliverable(deliveryID, j)
 	if err != nil {
 		return err
 	}
-	a.AttemptOffset += j.Attempt
 	if _, err := t.client.Insert(ctx, a, &river.InsertOpts{Queue: j.Queue, MaxAttempts: j.MaxAttempts}); err != nil {
 		return fmt.Errorf("durable: redeliver %s: %w", deliveryID, err)
 	}
@@ -180,6 +226,42 @@ func (t *Transport[TTx]) Redeliver(ctx context.Context, deliveryID uuid.UUID) er
 	// only stays listed until River's cleaner removes it.
 	if _, err := t.client.JobDelete(ctx, j.ID); err != nil && !errors.Is(err, river.ErrNotFound) {
 		return fmt.Errorf("durable: redeliver %s: remove old job %d: %w", deliveryID, j.ID, err)
+	}
+	return nil
+}
+
+// RedeliverTx is Redeliver inside tx: it replaces the delivery's finished
+// job with a new one when tx commits. Of two concurrent calls for one
+// delivery, one replaces it and the other gets ErrInProgress.
+func (t *Transport[TTx]) RedeliverTx(ctx context.Context, tx TTx, deliveryID uuid.UUID) error {
+	res, err := t.client.JobListTx(ctx, tx, latestJob(deliveryID))
+	if err != nil {
+		return fmt.Errorf("durable: find delivery %s: %w", deliveryID, err)
+	}
+	j := first(res.Jobs)
+	if j != nil {
+		// Lock the job's row (an update that changes nothing) and read it
+		// again. A concurrent RedeliverTx that got the lock first has deleted
+		// the job by the time this one gets it: the update then finds no row,
+		// where River's JobDelete, reading the row as of its own start,
+		// would report it deleted a second time.
+		j, err = t.client.JobUpdateTx(ctx, tx, j.ID, nil)
+		if errors.Is(err, river.ErrNotFound) {
+			return fmt.Errorf("%w: %s is being redelivered", ErrInProgress, deliveryID)
+		}
+		if err != nil {
+			return fmt.Errorf("durable: redeliver %s: lock job: %w", deliveryID, err)
+		}
+	}
+	a, err := redeliverable(deliveryID, j)
+	if err != nil {
+		return err
+	}
+	if _, err := t.client.JobDeleteTx(ctx, tx, j.ID); err != nil {
+		return fmt.Errorf("durable: redeliver %s: remove old job %d: %w", deliveryID, j.ID, err)
+	}
+	if _, err := t.client.InsertTx(ctx, tx, a, &river.InsertOpts{Queue: j.Queue, MaxAttempts: j.MaxAttempts}); err != nil {
+		return fmt.Errorf("durable: redeliver %s: %w", deliveryID, err)
 	}
 	return nil
 }

@@ -37,6 +37,9 @@ type AttemptRecorder interface {
 //   - a retryable failure fails it, to be retried after the Attempter's
 //     backoff delay for that attempt or the receiver's Retry-After, whichever
 //     is longer; the last allowed attempt leaves it discarded (dead-lettered).
+//     The delay is found by replaying a fresh schedule up to the attempt, so
+//     a schedule that ends on elapsed time rather than on a retry count runs
+//     to MaxAttempts (see DefaultBackOff).
 //
 // Retry-After goes through NextRetry rather than river.JobSnooze: a snooze
 // gives the attempt back (River decrements the attempt count), so a receiver

@@ -43,12 +43,23 @@ type AttemptRecord struct {
 // every delivery, queryable per delivery and per webhook record. It is safe
 // for concurrent use.
 type Log struct {
-	db *sql.DB
-	d  Dialect
+	db  *sql.DB
+	rdb *sql.DB // reads; db unless WithReader
+	d   Dialect
 }
 
 // NewLog returns a Log on db. Run Migrate first.
-func NewLog(db *sql.DB, d Dialect) *Log { return &Log{db: db, d: d} }
+func NewLog(db *sql.DB, d Dialect) *Log { return &Log{db: db, rdb: db, d: d} }
+
+// WithReader returns a copy of l that reads through rdb, a second pool on the
+// same database, as Store.WithReader does: with a single-connection SQLite
+// writer, reading the log then neither waits for nor deadlocks with an open
+// write transaction.
+func (l *Log) WithReader(rdb *sql.DB) *Log {
+	c := *l
+	c.rdb = rdb
+	return &c
+}
 
 // RecordAttempt appends at, an attempt of env, to the log.
 func (l *Log) RecordAttempt(ctx context.Context, env transport.Envelope, at transport.Attempt) error {
@@ -106,7 +117,7 @@ func (l *Log) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
 // LastAttempt returns the highest attempt number logged for a delivery, or 0.
 func (l *Log) LastAttempt(ctx context.Context, deliveryID uuid.UUID) (int, error) {
 	var n sql.NullInt64
-	err := l.db.QueryRowContext(ctx, l.d.rebind(`SELECT MAX(attempt) FROM outhook_attempt WHERE delivery_id = ?`),
+	err := l.rdb.QueryRowContext(ctx, l.d.rebind(`SELECT MAX(attempt) FROM outhook_attempt WHERE delivery_id = ?`),
 		deliveryID.String()).Scan(&n)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("sqlstore: last attempt of %s: %w", deliveryID, err)
@@ -115,7 +126,7 @@ func (l *Log) LastAttempt(ctx context.Context, deliveryID uuid.UUID) (int, error
 }
 
 func (l *Log) query(ctx context.Context, q string, args ...any) ([]AttemptRecord, error) {
-	rows, err := l.db.QueryContext(ctx, l.d.rebind(q), args...)
+	rows, err := l.rdb.QueryContext(ctx, l.d.rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: query attempts: %w", err)
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -55,15 +57,37 @@ func Open(pool *pgxpool.Pool, reg *trigger.Registry, cfg durable.Config) (*Outbo
 	return &Outbox{Outbox: o, Pool: pool, db: db}, nil
 }
 
-// Close stops the client, waiting for running attempts until ctx ends. It
-// leaves the pool open.
-func (o *Outbox) Close(ctx context.Context) error { return errors.Join(o.Stop(ctx), o.db.Close()) }
+// Close stops the client (see durable.Outbox.Close: running attempts get
+// until ctx ends, then are cancelled). It leaves the pool open.
+func (o *Outbox) Close(ctx context.Context) error {
+	return errors.Join(o.Outbox.Close(ctx), o.db.Close())
+}
+
+// Redeliver enqueues a finished delivery again with the same delivery ID,
+// in a transaction of its own (see durable.Transport.RedeliverTx): of two
+// concurrent calls for one delivery, one enqueues it and the other gets
+// durable.ErrInProgress.
+func (o *Outbox) Redeliver(ctx context.Context, deliveryID uuid.UUID) error {
+	tx, err := o.Pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("durablepg: redeliver %s: begin: %w", deliveryID, err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	if err := o.Transport.RedeliverTx(ctx, tx, deliveryID); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("durablepg: redeliver %s: commit: %w", deliveryID, err)
+	}
+	return nil
+}
 
 // OpenDB builds an Outbox over a *sql.DB connected to PostgreSQL (pgx's
 // stdlib or lib/pq) through riverdatabasesql; DispatchTx takes a *sql.Tx.
 // Zero fields of cfg get this package's defaults. River's LISTEN/NOTIFY is
 // not available through database/sql, so new deliveries are noticed by
-// polling (FetchPollInterval, 50 ms unless set).
+// polling (FetchPollInterval, 50 ms unless set). Close stops it and leaves
+// db open.
 func OpenDB(db *sql.DB, reg *trigger.Registry, cfg durable.Config) (*durable.Outbox[*sql.Tx], error) {
 	cfg = defaults(cfg)
 	if cfg.FetchPollInterval == 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river/riverdriver/riversqlite"
@@ -93,11 +94,17 @@ func open(path string, readOnly bool) (*sql.DB, error) {
 	} else {
 		q.Set("_txlock", "immediate")
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", fileURI(path)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("durablesqlite: open %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// fileURI makes path an SQLite file: URI, in which '?' would start the
+// parameters, '#' a fragment, and '%' an escape.
+func fileURI(path string) string {
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 }
 
 // Open opens (creating it if needed) the SQLite database at path and builds
@@ -147,13 +154,16 @@ func New(db, rdb *sql.DB, reg *trigger.Registry, cfg durable.Config) (*Outbox, e
 	if err != nil {
 		return nil, err
 	}
+	// Reads of the log go through the reader, so that an admin page can
+	// read it while the app holds the writer in a transaction.
+	o.Log = o.Log.WithReader(rdb)
 	return &Outbox{Outbox: o, DB: db, Reader: rdb, RescueOnStart: true}, nil
 }
 
-// Close stops the client (waiting for running attempts until ctx ends) and
-// closes the database.
+// Close stops the client (see durable.Outbox.Close: running attempts get
+// until ctx ends, then are cancelled) and closes the database.
 func (o *Outbox) Close(ctx context.Context) error {
-	err := errors.Join(o.Stop(ctx), o.DB.Close())
+	err := errors.Join(o.Outbox.Close(ctx), o.DB.Close())
 	if o.Reader != o.DB {
 		err = errors.Join(err, o.Reader.Close())
 	}

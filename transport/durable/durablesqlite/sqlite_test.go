@@ -1,0 +1,141 @@
+package durablesqlite_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/outhook/outhook/transport/durable"
+	"github.com/outhook/outhook/transport/durable/durablesqlite"
+	"github.com/outhook/outhook/trigger"
+	"github.com/outhook/outhook/webhook"
+	"github.com/outhook/outhook/webhook/netguard"
+)
+
+// OrderPaid is the example's message.
+type OrderPaid struct {
+	ID int `json:"id"`
+}
+
+func (o OrderPaid) JSONSerialize() any { return o }
+
+// An embedded outbox on a SQLite file: deliveries are queued, survive a
+// crash, and arrive at the receiver.
+func ExampleOpen() {
+	ctx := context.Background()
+	got := make(chan *http.Request, 1)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r
+	}))
+	defer receiver.Close()
+
+	reg := trigger.NewRegistry()
+	if err := trigger.Register[OrderPaid](reg, "shop/order-paid", "an order was paid"); err != nil {
+		panic(err)
+	}
+	dir, err := os.MkdirTemp("", "durablesqlite-example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+
+	ob, err := durablesqlite.Open(filepath.Join(dir, "outhook.db"), reg, durable.Config{
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// The default client refuses loopback addresses; this receiver is one.
+		DispatcherOptions: []webhook.Option{webhook.WithGuard(netguard.New(netguard.AllowLoopback()))},
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer ob.Close(ctx)
+	if err := ob.Migrate(ctx); err != nil {
+		panic(err)
+	}
+	err = ob.Store.Create(ctx, &webhook.Webhook{Name: "shop", Triggers: []string{"shop/order-paid"}, URL: receiver.URL})
+	if err != nil {
+		panic(err)
+	}
+	if err := ob.Start(ctx); err != nil {
+		panic(err)
+	}
+
+	ds, err := ob.Dispatch(ctx, OrderPaid{ID: 7})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(ds[0].Status)
+	r := <-got
+	fmt.Println(r.Header.Get(webhook.HeaderTrigger), r.Header.Get(webhook.HeaderDeliveryID) == ds[0].ID.String())
+	// Output:
+	// queued
+	// shop/order-paid true
+}
+
+// Open puts the database in exactly the file it is given, whatever
+// characters its name has.
+func TestOpenKeepsThePath(t *testing.T) {
+	for _, name := range []string{"plain.db", "with space.db", "a#b.db", "q?x=1.db", "50%41.db"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			ob, err := durablesqlite.Open(filepath.Join(dir, name), trigger.NewRegistry(), durable.Config{
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			require.NoError(t, err)
+			require.NoError(t, ob.Migrate(context.Background()))
+			require.NoError(t, ob.Close(context.Background()))
+			entries, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			var files []string
+			for _, e := range entries {
+				files = append(files, e.Name())
+			}
+			assert.Contains(t, files, name)
+			for _, f := range files {
+				assert.Contains(t, f, name, "no other file")
+			}
+		})
+	}
+}
+
+// Close works on an Outbox that never started, and closes its pools.
+func TestCloseWithoutStart(t *testing.T) {
+	ob, err := durablesqlite.Open(filepath.Join(t.TempDir(), "c.db"), trigger.NewRegistry(), durable.Config{
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	require.NoError(t, ob.Close(context.Background()))
+	assert.Error(t, ob.DB.Ping())
+	assert.Error(t, ob.Reader.Ping())
+}
+
+// The delivery log and the records can be read while the app holds the one
+// writer connection in a transaction (as DispatchTx callers do).
+func TestReadsDuringAppTransaction(t *testing.T) {
+	ctx := context.Background()
+	ob, err := durablesqlite.Open(filepath.Join(t.TempDir(), "r.db"), trigger.NewRegistry(), durable.Config{
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	defer ob.Close(ctx)
+	require.NoError(t, ob.Migrate(ctx))
+	tx, err := ob.DB.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer tx.Rollback() //nolint:errcheck // the test only holds it
+
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err = ob.Log.ByDelivery(rctx, uuid.New())
+	assert.NoError(t, err, "the log reads through the reader")
+	_, err = ob.Log.ByWebhook(rctx, uuid.New(), 10)
+	assert.NoError(t, err)
+	_, err = ob.Store.List(rctx)
+	assert.NoError(t, err, "the store reads through the reader")
+}
