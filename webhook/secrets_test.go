@@ -188,3 +188,24 @@ func TestMalformedSecretIsRefusedAtValidation(t *testing.T) {
 	assert.ErrorIs(t, err, signer.ErrInvalidSecret)
 	assert.NotContains(t, err.Error(), "not base64!", "the secret is not echoed")
 }
+
+func TestURLTokensStayOutOfErrors(t *testing.T) {
+	// Some receivers (Slack) carry their token in the URL path or query.
+	store := webhook.NewMemoryStore()
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			_ = conn.Close() // no answer: a client error that names the URL
+		}
+	})
+	record(t, store, rc.URL+"/services/T000/B000/XXXXtoken?key=qtoken")
+	d := webhook.NewDispatcher(store, registry(t), loopback, webhook.WithBackOff(fastBackOff(1)))
+	deliveries, err := d.Dispatch(context.Background(), pageUpdated{})
+	require.NoError(t, err)
+	require.Len(t, deliveries, 1)
+	require.Error(t, deliveries[0].Err)
+	msg := deliveries[0].Err.Error()
+	assert.Contains(t, msg, strings.TrimPrefix(rc.URL, "http://"), "the host stays, for debugging")
+	assert.NotContains(t, msg, "XXXXtoken")
+	assert.NotContains(t, msg, "qtoken")
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 
 	"github.com/cenkalti/backoff/v4"
@@ -118,11 +119,12 @@ func (s *Sender) attempt(ctx context.Context, env transport.Envelope, n int) tra
 		if client, err = s.insecureClient(); err != nil {
 			return end(at, transport.Permanent, fmt.Errorf("webhook %s: %w", w.ID, err))
 		}
-		s.cfg.log.WarnContext(ctx, "webhook TLS verification is off for this record", "webhook_id", w.ID.String(), "url", w.URL)
+		s.cfg.log.WarnContext(ctx, "webhook TLS verification is off for this record", "webhook_id", w.ID.String(), "url", redact(req.URL))
 	}
 	resp, err := client.Do(req)
 	if err != nil {
 		at.Duration = s.cfg.now().Sub(at.Start)
+		redactURL(err)
 		// A refused destination or redirect will not change by retrying.
 		var re *netguard.RedirectError
 		switch {
@@ -145,6 +147,27 @@ func (s *Sender) attempt(ctx context.Context, env transport.Envelope, n int) tra
 		}
 	}
 	return at
+}
+
+// redactURL shortens the URL inside a client error to scheme and host:
+// receivers such as Slack put tokens in the path or query, and errors end up
+// in logs and the delivery log.
+func redactURL(err error) {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			ue.URL = redact(u)
+		}
+	}
+}
+
+// redact returns u as scheme://host, with "/…" when there was more.
+func redact(u *url.URL) string {
+	s := u.Scheme + "://" + u.Host
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		s += "/…"
+	}
+	return s
 }
 
 // end finishes a failed attempt.
