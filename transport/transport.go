@@ -141,7 +141,8 @@ type DeliveryError struct {
 	// StatusCode is the last HTTP status, or 0.
 	StatusCode int
 	// Retryable tells whether the last failure was of a retryable kind (the
-	// retry budget ran out, or the context ended) rather than permanent.
+	// retry budget ran out, the context ended, a deferral lasted too long)
+	// rather than permanent.
 	Retryable bool
 	// Err is the last attempt's error.
 	Err error
@@ -151,7 +152,7 @@ type DeliveryError struct {
 func (e *DeliveryError) Error() string {
 	kind := "permanent"
 	if e.Retryable {
-		kind = "retries exhausted"
+		kind = "gave up on a retryable failure"
 	}
 	return fmt.Sprintf("delivery %s failed after %d attempt(s) (%s): %v", e.DeliveryID, e.Attempts, kind, e.Err)
 }
