@@ -133,3 +133,22 @@ func ExampleRegister() {
 	// <nil>
 	// myapp/page-updated - A page was created, updated or deleted
 }
+
+func FuzzValidateIdentifier(f *testing.F) {
+	for _, s := range []string{"myapp/page-updated", "typo3/folder-added", "a", "", "/", "a//b", "a/-b", "päge", "x/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if trigger.ValidateIdentifier(s) != nil {
+			return
+		}
+		// Whatever it accepts, Register takes, and Get finds.
+		r := trigger.NewRegistry()
+		if err := trigger.Register[pageUpdated](r, s, ""); err != nil {
+			t.Fatalf("valid identifier %q refused by Register: %v", s, err)
+		}
+		if _, err := r.Get(s); err != nil {
+			t.Fatalf("Get(%q): %v", s, err)
+		}
+	})
+}
