@@ -107,9 +107,10 @@ func (s *Sender) attempt(ctx context.Context, env transport.Envelope, n int) tra
 	// Set after the record's headers, so these always win.
 	h.Set(HeaderContentType, "application/json")
 	h.Set(headerUserAgent, s.cfg.userAgent)
-	h.Set(HeaderDeliveryID, env.DeliveryID.String())
+	deliveryID := env.DeliveryID.String()
+	h.Set(HeaderDeliveryID, deliveryID)
 	h.Set(HeaderTrigger, env.Trigger)
-	in := signer.Input{WebhookID: w.ID.String(), MessageID: env.DeliveryID.String(), Timestamp: at.Start, Body: env.Body}
+	in := signer.Input{WebhookID: w.ID.String(), MessageID: deliveryID, Timestamp: at.Start, Body: env.Body}
 	if err := sg.Sign(h, w.Secrets(at.Start), in); err != nil {
 		return end(at, transport.Permanent, fmt.Errorf("webhook %s: sign: %w", w.ID, err))
 	}

@@ -419,6 +419,25 @@ type tally struct {
 	failed chan struct{}
 }
 
+// dispatchAll dispatches msg n times and waits until the receiver has
+// counted n arrivals on t; it returns the time from first Dispatch to last
+// arrival.
+func (e *env) dispatchAll(ctx context.Context, t *tally, n int,
+	dispatch func(context.Context, trigger.Message) ([]webhook.Delivery, error), msg trigger.Message) (time.Duration, error) {
+	e.recv.tally.Store(t)
+	defer e.recv.tally.Store(nil)
+	start := time.Now()
+	for range n {
+		if _, err := dispatch(ctx, msg); err != nil {
+			return 0, err
+		}
+	}
+	if err := t.wait(ctx); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
 func newTally(want int) *tally {
 	return &tally{want: int64(want), done: make(chan struct{}), failed: make(chan struct{})}
 }
@@ -614,18 +633,7 @@ func memoryRow(workers, n, quickN int) *row {
 				outhook: func(ctx context.Context, n int) (time.Duration, error) {
 					t := newTally(n)
 					current.Store(t)
-					e.recv.tally.Store(t)
-					defer e.recv.tally.Store(nil)
-					start := time.Now()
-					for range n {
-						if _, err := d.Dispatch(ctx, msg); err != nil {
-							return 0, err
-						}
-					}
-					if err := t.wait(ctx); err != nil {
-						return 0, err
-					}
-					return time.Since(start), nil
+					return e.dispatchAll(ctx, t, n, d.Dispatch, msg)
 				},
 				baseline: func(ctx context.Context, n int) (time.Duration, error) {
 					t := newTally(n)

@@ -139,19 +139,7 @@ func riverSides[TTx any](o *durable.Outbox[TTx], e *env, noop *atomic.Pointer[ta
 	msg := rawMessage(body)
 	return sides{
 		outhook: func(ctx context.Context, n int) (time.Duration, error) {
-			t := newTally(n)
-			e.recv.tally.Store(t)
-			defer e.recv.tally.Store(nil)
-			start := time.Now()
-			for range n {
-				if _, err := o.Dispatch(ctx, msg); err != nil {
-					return 0, err
-				}
-			}
-			if err := t.wait(ctx); err != nil {
-				return 0, err
-			}
-			return time.Since(start), nil
+			return e.dispatchAll(ctx, newTally(n), n, o.Dispatch, msg)
 		},
 		baseline: func(ctx context.Context, n int) (time.Duration, error) {
 			t := newTally(n)

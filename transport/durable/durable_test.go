@@ -65,7 +65,6 @@ func TestBodyBytesKept(t *testing.T) {
 		ctx := context.Background()
 		be := open(t, durable.Config{})
 		reg := registryWithRaw(t)
-		_ = reg
 		rc := durabletest.NewReceiver(t, webhook.HeaderDeliveryID)
 		w := &webhook.Webhook{Name: "raw", Triggers: []string{"test/raw"}, URL: rc.URL}
 		require.NoError(t, be.store.Create(ctx, w))
