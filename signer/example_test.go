@@ -78,6 +78,36 @@ func ExampleNewVerifier() {
 	// <nil>
 }
 
+// WithClock and WithTolerance are accepted by NewVerifier, NewReceiver and
+// NewStandardWebhooks. Here a request signed ten minutes before the
+// (injected) clock is a replay under the default tolerance of five minutes,
+// and accepted under fifteen.
+func ExampleWithTolerance() {
+	h := http.Header{}
+	h.Set("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek")
+	h.Set("webhook-timestamp", "1614265330")
+	h.Set("webhook-signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+	body := []byte(`{"test": 2432232314}`)
+	cfg := signer.Config{Scheme: signer.SchemeStandardWebhooks}
+	secrets := []string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
+	tenMinutesLater := signer.WithClock(func() time.Time { return time.Unix(1614265330, 0).Add(10 * time.Minute) })
+
+	v, err := signer.NewVerifier(cfg, secrets, tenMinutesLater)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(v.Verify(h, body))
+
+	v, err = signer.NewVerifier(cfg, secrets, tenMinutesLater, signer.WithTolerance(15*time.Minute))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(v.Verify(h, body))
+	// Output:
+	// signer: timestamp out of range: Webhook-Timestamp is 1614265330, 10m0s from now (tolerance 5m0s)
+	// <nil>
+}
+
 // A Receiver guards an http.Handler: only requests that one of its handlers
 // verifies get through, with the verified body and the handler's name.
 func ExampleReceiver_Middleware() {

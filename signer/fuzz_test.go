@@ -199,7 +199,7 @@ func FuzzReceiver(f *testing.F) {
 func fuzzHandlers(f *testing.F) []Handler {
 	var hs []Handler
 	for i, v := range loadVectors(f) {
-		hs = append(hs, Handler{Name: v.name(i), Config: v.config(f), Secrets: []string{v.Secret}, WebhookID: v.ID})
+		hs = append(hs, Handler{Name: v.name(i), Config: v.config(f), Secrets: []string{v.Secret}, WebhookID: v.input().WebhookID})
 	}
 	return hs
 }

@@ -19,8 +19,10 @@ type Handler struct {
 	// Config is the scheme and its parameters, as the sender has them.
 	Config Config `json:"config"`
 	// Secrets are the shared secrets, current first; any one verifies.
+	// SchemeNone takes none.
 	Secrets []string `json:"secrets,omitempty"`
-	// WebhookID is the UUID of the sender's record, needed by SchemeTYPO3.
+	// WebhookID is the UUID of the sender's record, needed by SchemeTYPO3
+	// and refused by the other schemes, which do not sign it.
 	WebhookID string `json:"webhook_id,omitempty"`
 }
 
@@ -43,9 +45,9 @@ type namedVerifier struct {
 // checks every handler here, with the errors of NewVerifier. Options:
 // WithMaxBodyBytes, WithOnReject, and WithTolerance and WithClock for the
 // handlers' timestamps.
-func NewReceiver(handlers []Handler, opts ...Option) (*Receiver, error) {
-	o, err := newOptions(opts)
-	if err != nil {
+func NewReceiver(handlers []Handler, opts ...ReceiverOption) (*Receiver, error) {
+	o := receiverOptions{timestampOptions: defaultTimestampOptions(), maxBody: DefaultMaxBodyBytes}
+	if err := applyOptions(&o, opts, ReceiverOption.applyReceiver); err != nil {
 		return nil, err
 	}
 	if len(handlers) == 0 {
@@ -66,9 +68,7 @@ func NewReceiver(handlers []Handler, opts ...Option) (*Receiver, error) {
 			return nil, fmt.Errorf("%w: two handlers are named %q", ErrInvalidConfig, name)
 		}
 		seen[name] = true
-		ho := o
-		ho.webhookID = h.WebhookID
-		v, err := newVerifier(h.Config, h.Secrets, ho)
+		v, err := newVerifier(h.Config, h.Secrets, verifierOptions{timestampOptions: o.timestampOptions, webhookID: h.WebhookID})
 		if err != nil {
 			return nil, fmt.Errorf("handler %q: %w", name, err)
 		}

@@ -206,7 +206,7 @@ func TestNewReceiverErrors(t *testing.T) {
 	tests := []struct {
 		name     string
 		handlers []Handler
-		opts     []Option
+		opts     []ReceiverOption
 		want     error
 	}{
 		{"no handlers", nil, nil, ErrInvalidConfig},
@@ -216,7 +216,13 @@ func TestNewReceiverErrors(t *testing.T) {
 		{"unknown scheme", []Handler{{Config: Config{Scheme: "nope"}, Secrets: []string{"x"}}}, nil, ErrUnknownScheme},
 		{"no secret", []Handler{{Name: "a", Config: githubCfg}}, nil, ErrNoSecret},
 		{"malformed whsec", []Handler{{Config: Config{Scheme: SchemeStandardWebhooks}, Secrets: []string{"whsec_!"}}}, nil, ErrInvalidSecret},
-		{"bad body limit", []Handler{ok}, []Option{WithMaxBodyBytes(0)}, ErrInvalidConfig},
+		{"bad body limit", []Handler{ok}, []ReceiverOption{WithMaxBodyBytes(0)}, ErrInvalidConfig},
+		{"negative body limit", []Handler{ok}, []ReceiverOption{WithMaxBodyBytes(-1)}, ErrInvalidConfig},
+		{"bad tolerance", []Handler{ok}, []ReceiverOption{WithTolerance(0)}, ErrInvalidConfig},
+		{"nil clock", []Handler{ok}, []ReceiverOption{WithClock(nil)}, ErrInvalidConfig},
+		{"nil option", []Handler{ok}, []ReceiverOption{WithMaxBodyBytes(1), nil}, ErrInvalidConfig},
+		{"webhook id for hmac", []Handler{{Config: githubCfg, Secrets: []string{"x"}, WebhookID: testUUID}}, nil, ErrInvalidConfig},
+		{"none with a secret", []Handler{{Config: Config{Scheme: SchemeNone}, Secrets: []string{"x"}}}, nil, ErrInvalidConfig},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -255,7 +255,7 @@ func TestStandardWebhooksTolerance(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			opts := []Option{WithClock(func() time.Time { return tt.now })}
+			opts := []VerifierOption{WithClock(func() time.Time { return tt.now })}
 			if tt.tolerance > 0 {
 				opts = append(opts, WithTolerance(tt.tolerance))
 			}
@@ -284,7 +284,7 @@ func TestNewVerifierErrors(t *testing.T) {
 		name    string
 		cfg     Config
 		secrets []string
-		opts    []Option
+		opts    []VerifierOption
 		want    error
 	}{
 		{"unknown scheme", Config{Scheme: "rot13"}, []string{"x"}, nil, ErrUnknownScheme},
@@ -293,7 +293,15 @@ func TestNewVerifierErrors(t *testing.T) {
 		{"no secrets", Config{Scheme: SchemeHMAC}, nil, nil, ErrNoSecret},
 		{"empty secret", Config{Scheme: SchemeHMAC}, []string{"x", ""}, nil, ErrNoSecret},
 		{"malformed whsec", Config{Scheme: SchemeStandardWebhooks}, []string{"whsec_%%%"}, nil, ErrInvalidSecret},
-		{"bad tolerance", Config{Scheme: SchemeHMAC}, []string{"x"}, []Option{WithTolerance(0)}, ErrInvalidConfig},
+		{"bad tolerance", Config{Scheme: SchemeHMAC}, []string{"x"}, []VerifierOption{WithTolerance(0)}, ErrInvalidConfig},
+		{"negative tolerance", Config{Scheme: SchemeStandardWebhooks}, []string{mustSecret(t, SchemeStandardWebhooks)}, []VerifierOption{WithTolerance(-time.Second)}, ErrInvalidConfig},
+		{"nil clock", Config{Scheme: SchemeStandardWebhooks}, []string{mustSecret(t, SchemeStandardWebhooks)}, []VerifierOption{WithClock(nil)}, ErrInvalidConfig},
+		{"zero TimestampOption", Config{Scheme: SchemeHMAC}, []string{"x"}, []VerifierOption{TimestampOption{}}, ErrInvalidConfig},
+		{"nil option", Config{Scheme: SchemeHMAC}, []string{"x"}, []VerifierOption{nil}, ErrInvalidConfig},
+		{"webhook id for hmac", Config{Scheme: SchemeHMAC}, []string{"x"}, []VerifierOption{WithWebhookID(testUUID)}, ErrInvalidConfig},
+		{"webhook id for none", Config{Scheme: SchemeNone}, nil, []VerifierOption{WithWebhookID(testUUID)}, ErrInvalidConfig},
+		{"none with a secret", Config{Scheme: SchemeNone}, []string{"x"}, nil, ErrInvalidConfig},
+		{"none with an empty secret", Config{Scheme: SchemeNone}, []string{""}, nil, ErrInvalidConfig},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -313,7 +321,7 @@ func TestVerifyNegative(t *testing.T) {
 	huge := strings.Repeat("A", 1<<20)
 	type mutation struct {
 		name   string
-		apply  func(v *testVector, h http.Header, body *[]byte, opts *[]Option, secret *string)
+		apply  func(v *testVector, h http.Header, body *[]byte, opts *[]VerifierOption, secret *string)
 		want   error
 		scheme string                // only for this vector scheme, "" for all
 		skip   func(testVector) bool // vectors the mutation does not apply to
@@ -329,43 +337,43 @@ func TestVerifyNegative(t *testing.T) {
 		return v.Header
 	}
 	mutations := []mutation{
-		{name: "tampered body", want: ErrInvalidSignature, skip: bodyless, apply: func(v *testVector, h http.Header, body *[]byte, _ *[]Option, _ *string) {
+		{name: "tampered body", want: ErrInvalidSignature, skip: bodyless, apply: func(v *testVector, h http.Header, body *[]byte, _ *[]VerifierOption, _ *string) {
 			*body = append([]byte(nil), *body...)
 			*body = append(*body, ' ')
 		}},
-		{name: "empty body instead", want: ErrInvalidSignature, skip: bodyless, apply: func(v *testVector, h http.Header, body *[]byte, _ *[]Option, _ *string) {
+		{name: "empty body instead", want: ErrInvalidSignature, skip: bodyless, apply: func(v *testVector, h http.Header, body *[]byte, _ *[]VerifierOption, _ *string) {
 			if len(*body) == 0 {
 				*body = []byte("{}")
 			} else {
 				*body = nil
 			}
 		}},
-		{name: "wrong secret", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]Option, secret *string) {
+		{name: "wrong secret", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, secret *string) {
 			if v.Scheme == "standard-webhooks" {
 				*secret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("another-secret-of-24-byt"))
 			} else {
 				*secret = "not-" + *secret
 			}
 		}},
-		{name: "missing signature header", want: ErrMissingSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]Option, _ *string) {
+		{name: "missing signature header", want: ErrMissingSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
 			h.Del(sigHeader(*v))
 		}},
-		{name: "empty signature header", want: ErrMissingSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]Option, _ *string) {
+		{name: "empty signature header", want: ErrMissingSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
 			h.Set(sigHeader(*v), "")
 		}},
-		{name: "no headers", want: ErrMissingSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]Option, _ *string) {
+		{name: "no headers", want: ErrMissingSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
 			for k := range h {
 				delete(h, k)
 			}
 		}},
-		{name: "garbage signature", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]Option, _ *string) {
+		{name: "garbage signature", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
 			h.Set(sigHeader(*v), "!!garbage%%")
 		}},
-		{name: "truncated signature", want: ErrInvalidSignature, skip: func(v testVector) bool { return len(v.Secret) < 2 }, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]Option, _ *string) {
+		{name: "truncated signature", want: ErrInvalidSignature, skip: func(v testVector) bool { return len(v.Secret) < 2 }, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
 			s := h.Get(sigHeader(*v))
 			h.Set(sigHeader(*v), s[:len(s)/2])
 		}},
-		{name: "signature with a byte changed", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]Option, _ *string) {
+		{name: "signature with a byte changed", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
 			s := []byte(h.Get(sigHeader(*v)))
 			i := len(s) * 2 / 3 // inside the MAC, before any base64 padding
 			if s[i] == 'a' {
@@ -375,63 +383,63 @@ func TestVerifyNegative(t *testing.T) {
 			}
 			h.Set(sigHeader(*v), string(s))
 		}},
-		{name: "huge signature header", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]Option, _ *string) {
+		{name: "huge signature header", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
 			h.Set(sigHeader(*v), huge)
 		}},
-		{name: "valid signature after 1000 decoys", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]Option, _ *string) {
+		{name: "valid signature after 1000 decoys", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
 			decoy := "v1," + base64.StdEncoding.EncodeToString(make([]byte, 32)) + " "
 			h.Set(sigHeader(*v), strings.Repeat(decoy, 1000)+h.Get(sigHeader(*v)))
 		}},
-		{name: "wrong uuid", scheme: "typo3", want: ErrInvalidSignature, apply: func(v *testVector, _ http.Header, _ *[]byte, opts *[]Option, _ *string) {
+		{name: "wrong uuid", scheme: "typo3", want: ErrInvalidSignature, apply: func(v *testVector, _ http.Header, _ *[]byte, opts *[]VerifierOption, _ *string) {
 			*opts = append(*opts, WithWebhookID("11111111-1111-4111-8111-111111111111"))
 		}},
-		{name: "algo header says sha512", scheme: "typo3", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]Option, _ *string) {
+		{name: "algo header says sha512", scheme: "typo3", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
 			h.Set(HeaderTYPO3Algo, "sha512")
 		}},
-		{name: "uppercase hex is the same MAC", scheme: "typo3", want: nil, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]Option, _ *string) {
+		{name: "uppercase hex is the same MAC", scheme: "typo3", want: nil, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
 			h.Set(HeaderTYPO3Signature, strings.ToUpper(h.Get(HeaderTYPO3Signature)))
 		}},
-		{name: "hmac prefix missing", scheme: "hmac-hex-body", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]Option, _ *string) {
+		{name: "hmac prefix missing", scheme: "hmac-hex-body", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
 			if v.Prefix == "" {
 				h.Set(v.Header, "sha256="+h.Get(v.Header))
 			} else {
 				h.Set(v.Header, strings.TrimPrefix(h.Get(v.Header), v.Prefix))
 			}
 		}},
-		{name: "token with prefix garbage", scheme: "static-token", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]Option, _ *string) {
+		{name: "token with prefix garbage", scheme: "static-token", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
 			h.Set(v.Header, "x"+h.Get(v.Header))
 		}},
-		{name: "old timestamp", scheme: "standard-webhooks", want: ErrTimestampOutOfRange, apply: func(v *testVector, _ http.Header, _ *[]byte, opts *[]Option, _ *string) {
+		{name: "old timestamp", scheme: "standard-webhooks", want: ErrTimestampOutOfRange, apply: func(v *testVector, _ http.Header, _ *[]byte, opts *[]VerifierOption, _ *string) {
 			*opts = append(*opts, WithClock(func() time.Time { return time.Unix(v.Timestamp, 0).Add(6 * time.Minute) }))
 		}},
-		{name: "future timestamp", scheme: "standard-webhooks", want: ErrTimestampOutOfRange, apply: func(v *testVector, _ http.Header, _ *[]byte, opts *[]Option, _ *string) {
+		{name: "future timestamp", scheme: "standard-webhooks", want: ErrTimestampOutOfRange, apply: func(v *testVector, _ http.Header, _ *[]byte, opts *[]VerifierOption, _ *string) {
 			*opts = append(*opts, WithClock(func() time.Time { return time.Unix(v.Timestamp, 0).Add(-6 * time.Minute) }))
 		}},
-		{name: "timestamp changed by a second", scheme: "standard-webhooks", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]Option, _ *string) {
+		{name: "timestamp changed by a second", scheme: "standard-webhooks", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
 			h.Set(HeaderWebhookTimestamp, strconv.FormatInt(v.Timestamp+1, 10))
 		}},
-		{name: "garbage timestamp", scheme: "standard-webhooks", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]Option, _ *string) {
+		{name: "garbage timestamp", scheme: "standard-webhooks", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
 			h.Set(HeaderWebhookTimestamp, "1700000000.5")
 		}},
-		{name: "negative timestamp", scheme: "standard-webhooks", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]Option, _ *string) {
+		{name: "negative timestamp", scheme: "standard-webhooks", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
 			h.Set(HeaderWebhookTimestamp, "-1")
 		}},
-		{name: "enormous timestamp", scheme: "standard-webhooks", want: ErrTimestampOutOfRange, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]Option, _ *string) {
+		{name: "enormous timestamp", scheme: "standard-webhooks", want: ErrTimestampOutOfRange, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
 			h.Set(HeaderWebhookTimestamp, strings.Repeat("9", 40))
 		}},
-		{name: "missing timestamp", scheme: "standard-webhooks", want: ErrMissingSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]Option, _ *string) {
+		{name: "missing timestamp", scheme: "standard-webhooks", want: ErrMissingSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
 			h.Del(HeaderWebhookTimestamp)
 		}},
-		{name: "missing id", scheme: "standard-webhooks", want: ErrMissingSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]Option, _ *string) {
+		{name: "missing id", scheme: "standard-webhooks", want: ErrMissingSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
 			h.Del(HeaderWebhookID)
 		}},
-		{name: "other message id", scheme: "standard-webhooks", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]Option, _ *string) {
+		{name: "other message id", scheme: "standard-webhooks", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
 			h.Set(HeaderWebhookID, v.ID+"x")
 		}},
-		{name: "only a v2 signature", scheme: "standard-webhooks", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]Option, _ *string) {
+		{name: "only a v2 signature", scheme: "standard-webhooks", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
 			h.Set(HeaderWebhookSignature, "v2"+strings.TrimPrefix(h.Get(HeaderWebhookSignature), "v1"))
 		}},
-		{name: "valid among garbage", scheme: "standard-webhooks", want: nil, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]Option, _ *string) {
+		{name: "valid among garbage", scheme: "standard-webhooks", want: nil, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
 			h.Set(HeaderWebhookSignature, "v1a,xx v2,abc v1, ,,, "+h.Get(HeaderWebhookSignature)+" v1,!!")
 		}},
 	}

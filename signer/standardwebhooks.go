@@ -50,14 +50,20 @@ type StandardWebhooks struct {
 	now       func() time.Time
 }
 
-// NewStandardWebhooks returns the Standard Webhooks scheme. Verify honours
-// the options WithTolerance and WithClock; others are ignored.
-func NewStandardWebhooks(opts ...Option) (*StandardWebhooks, error) {
-	o, err := newOptions(opts)
-	if err != nil {
+// NewStandardWebhooks returns the Standard Webhooks scheme. Its Verify
+// checks timestamps as WithTolerance and WithClock say, or against
+// DefaultTolerance and time.Now; an invalid option is refused with
+// ErrInvalidConfig.
+func NewStandardWebhooks(opts ...StandardWebhooksOption) (*StandardWebhooks, error) {
+	o := defaultTimestampOptions()
+	if err := applyOptions(&o, opts, StandardWebhooksOption.applyStandardWebhooks); err != nil {
 		return nil, err
 	}
-	return &StandardWebhooks{tolerance: o.tolerance, now: o.now}, nil
+	return newStandardWebhooks(o), nil
+}
+
+func newStandardWebhooks(o timestampOptions) *StandardWebhooks {
+	return &StandardWebhooks{tolerance: o.tolerance, now: o.now}
 }
 
 var standardWebhooksHeaders = []string{HeaderWebhookID, HeaderWebhookTimestamp, HeaderWebhookSignature}

@@ -88,8 +88,8 @@ func (v testVector) header() http.Header {
 
 // opts returns the verifier options the vector needs: its record UUID and a
 // clock at its timestamp.
-func (v testVector) opts() []Option {
-	opts := []Option{WithClock(func() time.Time { return time.Unix(v.Timestamp, 0) })}
+func (v testVector) opts() []VerifierOption {
+	opts := []VerifierOption{WithClock(func() time.Time { return time.Unix(v.Timestamp, 0) })}
 	if v.Scheme == "typo3" {
 		opts = append(opts, WithWebhookID(v.ID))
 	}

@@ -1,6 +1,9 @@
 package transport
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Clock tells the time and starts timers. Transports and attempt middleware
 // take one where their timing lives (the Memory delay queue, Sync's waits, a
@@ -42,3 +45,36 @@ func clockOr(c Clock) Clock {
 	}
 	return c
 }
+
+// sleep waits for d on c, or until ctx ends, whichever is first, and returns
+// ctx.Err() in the second case.
+func sleep(ctx context.Context, c Clock, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	t := c.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ClockOption sets the Clock that a transport reads the time from and starts
+// its timers with. It is both a MemoryOption and a SyncOption.
+type ClockOption struct{ clock Clock }
+
+var (
+	_ MemoryOption = ClockOption{}
+	_ SyncOption   = ClockOption{}
+)
+
+// WithClock makes a Memory or a Sync use c instead of SystemClock; nil means
+// SystemClock. Tests pass a manual clock, so that retries fall due when the
+// test says rather than after real waits.
+func WithClock(c Clock) ClockOption { return ClockOption{clock: c} }
+
+func (o ClockOption) applyMemory(m *Memory) { m.clock = o.clock }
+func (o ClockOption) applySync(s *Sync)     { s.clock = o.clock }

@@ -22,8 +22,8 @@ var ErrClosed = errors.New("transport: closed")
 // endpoint cannot occupy the pool. Deliveries are lost if the process dies:
 // use a durable transport when that matters.
 //
-// Final results go to the OnDone callback (failures are logged when there is
-// none). Create it with NewMemory and stop it with Close.
+// Final results go to the WithOnDone function (failures are logged when there
+// is none). Create it with NewMemory and stop it with Close.
 type Memory struct {
 	workers     int
 	capacity    int
@@ -31,6 +31,7 @@ type Memory struct {
 	block       bool
 	onDone      func(Envelope, Result)
 	log         *slog.Logger
+	clock       Clock // due times and the scheduler's timer
 
 	mu       sync.Mutex
 	ready    []*job // FIFO of due jobs
@@ -54,39 +55,46 @@ type job struct {
 	due  time.Time
 }
 
-// MemoryOption configures a Memory transport.
-type MemoryOption func(*Memory)
+// MemoryOption configures NewMemory. WithClock is one too.
+type MemoryOption interface{ applyMemory(*Memory) }
 
-// Workers sets how many attempts run at once (default 8).
-func Workers(n int) MemoryOption { return func(m *Memory) { m.workers = n } }
+type memoryOption func(*Memory)
 
-// QueueSize bounds the deliveries held at once, waiting, scheduled for a
+func (o memoryOption) applyMemory(m *Memory) { o(m) }
+
+// WithWorkers sets how many attempts run at once (default 8).
+func WithWorkers(n int) MemoryOption { return memoryOption(func(m *Memory) { m.workers = n }) }
+
+// WithQueueSize bounds the deliveries held at once, waiting, scheduled for a
 // retry or in flight (default 10,000). Beyond it Send fails with ErrQueueFull,
-// or waits when BlockWhenFull is set.
-func QueueSize(n int) MemoryOption { return func(m *Memory) { m.capacity = n } }
+// or waits with WithBlockWhenFull.
+func WithQueueSize(n int) MemoryOption { return memoryOption(func(m *Memory) { m.capacity = n }) }
 
-// PerEndpoint limits the attempts in flight to one webhook record (default:
-// no limit beyond Workers).
-func PerEndpoint(n int) MemoryOption { return func(m *Memory) { m.perEndpoint = n } }
+// WithPerEndpoint limits the attempts in flight to one webhook record
+// (default: no limit beyond WithWorkers).
+func WithPerEndpoint(n int) MemoryOption { return memoryOption(func(m *Memory) { m.perEndpoint = n }) }
 
-// BlockWhenFull makes Send wait for room until its context ends instead of
-// failing at once with ErrQueueFull. Give the context a deadline.
-func BlockWhenFull() MemoryOption { return func(m *Memory) { m.block = true } }
+// WithBlockWhenFull makes Send wait for room until its context ends instead
+// of failing at once with ErrQueueFull. Give the context a deadline.
+func WithBlockWhenFull() MemoryOption { return memoryOption(func(m *Memory) { m.block = true }) }
 
-// OnDone is called, from a worker, with the final Result of each delivery:
-// StatusDelivered or StatusFailed.
-func OnDone(fn func(Envelope, Result)) MemoryOption { return func(m *Memory) { m.onDone = fn } }
+// WithOnDone sets the function called, from a worker, with the final Result
+// of each delivery: StatusDelivered or StatusFailed.
+func WithOnDone(fn func(Envelope, Result)) MemoryOption {
+	return memoryOption(func(m *Memory) { m.onDone = fn })
+}
 
-// MemoryLogger sets the logger for failed deliveries when there is no OnDone
-// (slog.Default() otherwise).
-func MemoryLogger(l *slog.Logger) MemoryOption { return func(m *Memory) { m.log = l } }
+// WithLogger sets the logger for failed deliveries when there is no
+// WithOnDone (slog.Default() otherwise).
+func WithLogger(l *slog.Logger) MemoryOption { return memoryOption(func(m *Memory) { m.log = l }) }
 
 // NewMemory starts a worker pool.
 func NewMemory(opts ...MemoryOption) *Memory {
 	m := &Memory{workers: 8, capacity: 10_000, active: map[uuid.UUID]int{}, changed: make(chan struct{})}
 	for _, o := range opts {
-		o(m)
+		o.applyMemory(m)
 	}
+	m.clock = clockOr(m.clock)
 	if m.workers < 1 {
 		m.workers = 1
 	}
@@ -107,7 +115,7 @@ func NewMemory(opts ...MemoryOption) *Memory {
 
 // Send implements Transport. It accepts all of envs or none: when they do
 // not fit it returns an error matching ErrQueueFull (or waits, with
-// BlockWhenFull), and after Close one matching ErrClosed.
+// WithBlockWhenFull), and after Close one matching ErrClosed.
 func (m *Memory) Send(ctx context.Context, a Attempter, envs []Envelope) ([]Result, error) {
 	if len(envs) > m.capacity {
 		return nil, fmt.Errorf("%w: %d deliveries exceed the queue size %d", ErrQueueFull, len(envs), m.capacity)
@@ -266,7 +274,7 @@ func (m *Memory) attempt(j *job) {
 		res = &r
 	case Defer:
 		j.n-- // no request was made
-		j.due = time.Now().Add(max(j.last.RetryAfter, minDefer))
+		j.due = m.clock.Now().Add(max(j.last.RetryAfter, minDefer))
 	default:
 		if m.ctx.Err() != nil {
 			break // Close gave up while this attempt ran: it stays pending
@@ -279,7 +287,7 @@ func (m *Memory) attempt(j *job) {
 			if j.last.RetryAfter > wait {
 				wait = j.last.RetryAfter
 			}
-			j.due = time.Now().Add(wait)
+			j.due = m.clock.Now().Add(wait)
 		}
 	}
 
@@ -312,42 +320,61 @@ func (m *Memory) done(env Envelope, r Result) {
 	}
 }
 
-// schedule moves delayed jobs to the ready queue when they fall due.
+// schedule moves delayed jobs to the ready queue when they fall due. It keeps
+// one timer, for the earliest due time, and replaces it only when that changes.
 func (m *Memory) schedule() {
 	defer m.wg.Done()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		m.mu.Lock()
-		now := time.Now()
-		moved := false
-		for len(m.delayed) > 0 && !m.delayed[0].due.After(now) && !m.closed {
-			m.ready = append(m.ready, heap.Pop(&m.delayed).(*job))
-			moved = true
-		}
-		wait := time.Hour
-		if len(m.delayed) > 0 && !m.closed {
-			wait = m.delayed[0].due.Sub(now)
-		}
-		if moved {
-			m.signal()
-		}
-		changed := m.changed
-		m.mu.Unlock()
-
-		timer.Reset(wait)
-		select {
-		case <-timer.C:
-		case <-changed:
+	var timer Timer
+	var timerAt time.Time // zero: no timer
+	defer func() {
+		if timer != nil {
 			timer.Stop()
-			select { // drain a fire that raced with Stop (pre-Go 1.23 timers)
-			case <-timer.C:
-			default:
+		}
+	}()
+	for {
+		next, changed := m.promote()
+		if !next.Equal(timerAt) {
+			if timer != nil {
+				timer.Stop()
+				timer = nil
 			}
+			if timerAt = next; !next.IsZero() {
+				timer = m.clock.NewTimer(next.Sub(m.clock.Now()))
+			}
+		}
+		var fired <-chan time.Time // nil without a timer: never ready
+		if timer != nil {
+			fired = timer.C()
+		}
+		select {
+		case <-fired:
+			timer, timerAt = nil, time.Time{}
+		case <-changed:
 		case <-m.ctx.Done():
 			return
 		}
 	}
+}
+
+// promote moves the delayed jobs that are due to the ready queue. It returns
+// the earliest due time left (zero if none, or once closed) and the channel
+// that the next change of state closes.
+func (m *Memory) promote() (next time.Time, changed <-chan struct{}) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.clock.Now()
+	moved := false
+	for len(m.delayed) > 0 && !m.delayed[0].due.After(now) && !m.closed {
+		m.ready = append(m.ready, heap.Pop(&m.delayed).(*job))
+		moved = true
+	}
+	if len(m.delayed) > 0 && !m.closed {
+		next = m.delayed[0].due
+	}
+	if moved {
+		m.signal()
+	}
+	return next, m.changed
 }
 
 // delayHeap orders jobs by due time.

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/outhook/outhook/internal/clocktest"
 	"github.com/outhook/outhook/transport"
 )
 
@@ -68,9 +69,13 @@ func failTimes(k int) func(context.Context, int) transport.Attempt {
 	}
 }
 
-// hold blocks until release is closed or ctx ends.
-func hold(release <-chan struct{}) func(context.Context, int) transport.Attempt {
+// hold reports on started (when not nil) that an attempt began, then blocks
+// until release yields or ctx ends.
+func hold(started chan<- struct{}, release <-chan struct{}) func(context.Context, int) transport.Attempt {
 	return func(ctx context.Context, _ int) transport.Attempt {
+		if started != nil {
+			started <- struct{}{}
+		}
 		select {
 		case <-release:
 			return ok
@@ -80,9 +85,11 @@ func hold(release <-chan struct{}) func(context.Context, int) transport.Attempt 
 	}
 }
 
+// collector gathers the final results a Memory reports.
 type collector struct {
 	mu      sync.Mutex
 	results map[uuid.UUID]transport.Result
+	waiters map[int]chan struct{} // closed when len(results) reaches the key
 }
 
 func (c *collector) done(env transport.Envelope, r transport.Result) {
@@ -92,6 +99,50 @@ func (c *collector) done(env transport.Envelope, r transport.Result) {
 		c.results = map[uuid.UUID]transport.Result{}
 	}
 	c.results[env.DeliveryID] = r
+	if ch, ok := c.waiters[len(c.results)]; ok {
+		close(ch)
+		delete(c.waiters, len(c.results))
+	}
+}
+
+// reached returns a channel that is closed once n results are in.
+func (c *collector) reached(n int) <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan struct{})
+	if len(c.results) >= n {
+		close(ch)
+		return ch
+	}
+	if c.waiters == nil {
+		c.waiters = map[int]chan struct{}{}
+	}
+	if old, ok := c.waiters[n]; ok {
+		return old
+	}
+	c.waiters[n] = ch
+	return ch
+}
+
+// await fails the test unless ch is closed within a generous bound; the
+// bound only keeps a broken test from hanging until the global timeout.
+func await(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// drive fires clock's timers, earliest first, until ch is closed, so that
+// retries fall due as soon as they are scheduled.
+func drive(clock *clocktest.Clock, until <-chan struct{}) {
+	for {
+		if _, ok := clock.FireNext(until); !ok {
+			return
+		}
+	}
 }
 
 func (c *collector) get(id uuid.UUID) (transport.Result, bool) {
@@ -99,12 +150,6 @@ func (c *collector) get(id uuid.UUID) (transport.Result, bool) {
 	defer c.mu.Unlock()
 	r, ok := c.results[id]
 	return r, ok
-}
-
-func (c *collector) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.results)
 }
 
 func envsFor(ids ...uuid.UUID) []transport.Envelope {
@@ -124,10 +169,11 @@ func closeNow(t *testing.T, m *transport.Memory) []transport.Pending {
 }
 
 func TestMemoryDelivers(t *testing.T) {
-	e := newEndpoints(time.Millisecond)
+	e := newEndpoints(time.Second)
 	good, flakyEP, dead := e.add(succeed), e.add(failTimes(2)), e.add(alwaysFail)
 	var c collector
-	m := transport.NewMemory(transport.Workers(4), transport.OnDone(c.done))
+	clock := clocktest.New(t0)
+	m := transport.NewMemory(transport.WithWorkers(4), transport.WithOnDone(c.done), transport.WithClock(clock))
 	envs := envsFor(good, flakyEP, dead, good)
 	res, err := m.Send(context.Background(), e, envs)
 	require.NoError(t, err)
@@ -136,7 +182,9 @@ func TestMemoryDelivers(t *testing.T) {
 		assert.Equal(t, transport.StatusQueued, r.Status)
 		assert.Equal(t, envs[i].DeliveryID, r.DeliveryID)
 	}
-	require.Eventually(t, func() bool { return c.len() == 4 }, 5*time.Second, time.Millisecond)
+	all := c.reached(4)
+	go drive(clock, all)
+	await(t, all, "4 results")
 	assert.Empty(t, closeNow(t, m))
 
 	r, _ := c.get(envs[0].DeliveryID)
@@ -158,18 +206,23 @@ func TestMemoryDelivers(t *testing.T) {
 func TestMemoryRetriesDoNotOccupyWorkers(t *testing.T) {
 	// One worker, a dead endpoint whose retries are an hour apart: the healthy
 	// endpoint is still served at once, because waiting retries sit on the
-	// delay queue, not in the worker.
+	// delay queue, not in the worker. The clock never moves, so no retry falls
+	// due.
 	e := newEndpoints(time.Hour)
 	dead, good := e.add(alwaysFail), e.add(succeed)
 	var c collector
-	m := transport.NewMemory(transport.Workers(1), transport.OnDone(c.done))
+	clock := clocktest.New(t0)
+	m := transport.NewMemory(transport.WithWorkers(1), transport.WithOnDone(c.done), transport.WithClock(clock))
 	deadEnvs := envsFor(dead, dead, dead)
 	_, err := m.Send(context.Background(), e, deadEnvs)
 	require.NoError(t, err)
 	goodEnvs := envsFor(good)
 	_, err = m.Send(context.Background(), e, goodEnvs)
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { _, ok := c.get(goodEnvs[0].DeliveryID); return ok }, 5*time.Second, time.Millisecond)
+	await(t, c.reached(1), "the healthy delivery")
+	_, ok := c.get(goodEnvs[0].DeliveryID)
+	require.True(t, ok)
+	require.True(t, clock.WaitTimers(1, nil), "the scheduler waits for the first retry")
 
 	left := closeNow(t, m)
 	require.Len(t, left, 3, "scheduled retries are handed back on Close")
@@ -178,14 +231,15 @@ func TestMemoryRetriesDoNotOccupyWorkers(t *testing.T) {
 		assert.Equal(t, 1, p.Attempts)
 		assert.Equal(t, transport.Retry, p.Last.Outcome)
 	}
+	assert.Zero(t, clock.Timers(), "Close stops the scheduler's timer")
 }
 
 func TestMemoryQueueFull(t *testing.T) {
 	release := make(chan struct{})
 	e := newEndpoints(time.Millisecond)
-	slow := e.add(hold(release))
+	slow := e.add(hold(nil, release))
 	var c collector
-	m := transport.NewMemory(transport.Workers(1), transport.QueueSize(2), transport.OnDone(c.done))
+	m := transport.NewMemory(transport.WithWorkers(1), transport.WithQueueSize(2), transport.WithOnDone(c.done))
 	_, err := m.Send(context.Background(), e, envsFor(slow, slow))
 	require.NoError(t, err)
 	_, err = m.Send(context.Background(), e, envsFor(slow))
@@ -194,76 +248,79 @@ func TestMemoryQueueFull(t *testing.T) {
 	assert.ErrorIs(t, err, transport.ErrQueueFull, "more than the whole queue")
 	assert.Equal(t, 2, m.Len(), "a refused Send adds nothing")
 	close(release)
-	require.Eventually(t, func() bool { return c.len() == 2 }, 5*time.Second, time.Millisecond)
+	await(t, c.reached(2), "2 results")
 	assert.Empty(t, closeNow(t, m))
 }
 
 func TestMemoryBlockWhenFull(t *testing.T) {
-	release := make(chan struct{})
+	started, release := make(chan struct{}), make(chan struct{})
 	e := newEndpoints(time.Millisecond)
-	slow := e.add(hold(release))
+	slow := e.add(hold(started, release))
 	var c collector
-	m := transport.NewMemory(transport.Workers(1), transport.QueueSize(1), transport.BlockWhenFull(), transport.OnDone(c.done))
+	m := transport.NewMemory(transport.WithWorkers(1), transport.WithQueueSize(1), transport.WithBlockWhenFull(),
+		transport.WithOnDone(c.done))
 	_, err := m.Send(context.Background(), e, envsFor(slow))
 	require.NoError(t, err)
+	<-started
 
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	_, err = m.Send(ctx, e, envsFor(slow))
+	expired, cancel := context.WithDeadline(context.Background(), time.Unix(0, 0))
+	_, err = m.Send(expired, e, envsFor(slow))
 	cancel()
 	assert.ErrorIs(t, err, transport.ErrQueueFull)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 
 	sent := make(chan error, 1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_, err := m.Send(ctx, e, envsFor(slow))
+		_, err := m.Send(context.Background(), e, envsFor(slow))
 		sent <- err
 	}()
 	close(release) // the first delivery finishes, making room
 	require.NoError(t, <-sent)
-	require.Eventually(t, func() bool { return c.len() == 2 }, 5*time.Second, time.Millisecond)
+	<-started
+	await(t, c.reached(2), "2 results")
 	assert.Empty(t, closeNow(t, m))
 }
 
 func TestMemoryPerEndpointLimit(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
 	e := newEndpoints(time.Millisecond)
-	var calls atomic.Int32
-	busy := e.add(func(ctx context.Context, n int) transport.Attempt {
-		calls.Add(1)
-		time.Sleep(2 * time.Millisecond) // hold the slot so overlaps would show
-		return ok
-	})
+	busy := e.add(hold(started, release))
 	other := e.add(succeed)
 	var c collector
-	m := transport.NewMemory(transport.Workers(4), transport.PerEndpoint(1), transport.OnDone(c.done))
+	m := transport.NewMemory(transport.WithWorkers(4), transport.WithPerEndpoint(1), transport.WithOnDone(c.done))
 	_, err := m.Send(context.Background(), e, envsFor(busy, busy, busy, busy, busy, busy, other, other))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return c.len() == 8 }, 5*time.Second, time.Millisecond)
+	// While one busy attempt is held, the other endpoint is served by the
+	// idle workers, which leave the remaining busy deliveries waiting.
+	<-started
+	await(t, c.reached(2), "the other endpoint's 2 results")
+	for i := range 6 {
+		release <- struct{}{} // the one busy attempt in flight ends
+		if i < 5 {
+			<-started
+		}
+	}
+	await(t, c.reached(8), "8 results")
 	assert.Empty(t, closeNow(t, m))
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	assert.Equal(t, 1, e.maxSeen[busy])
-	assert.EqualValues(t, 6, calls.Load())
 }
 
 func TestMemoryCloseDeadline(t *testing.T) {
-	never := make(chan struct{})
+	started, never := make(chan struct{}, 3), make(chan struct{})
 	e := newEndpoints(time.Millisecond)
-	stuck := e.add(hold(never))
-	m := transport.NewMemory(transport.Workers(2))
+	stuck := e.add(hold(started, never))
+	m := transport.NewMemory(transport.WithWorkers(2))
 	envs := envsFor(stuck, stuck, stuck)
 	_, err := m.Send(context.Background(), e, envs)
 	require.NoError(t, err)
-	require.Eventually(t, func() bool {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		return e.inflight[stuck] == 2
-	}, 5*time.Second, time.Millisecond)
+	<-started
+	<-started // both workers hold one; the third delivery waits
 
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	expired, cancel := context.WithDeadline(context.Background(), time.Unix(0, 0))
 	defer cancel()
-	left, err := m.Close(ctx)
+	left, err := m.Close(expired)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Len(t, left, 3, "in-flight and waiting deliveries are all reported")
 	got := map[uuid.UUID]bool{}
@@ -280,19 +337,23 @@ func TestMemoryDefer(t *testing.T) {
 	var calls atomic.Int32
 	deferring := e.add(func(ctx context.Context, n int) transport.Attempt {
 		if calls.Add(1) <= 3 {
-			return transport.Attempt{Outcome: transport.Defer, RetryAfter: time.Millisecond}
+			return transport.Attempt{Outcome: transport.Defer, RetryAfter: time.Second}
 		}
 		assert.Equal(t, 1, n, "deferrals are not attempts")
 		return ok
 	})
 	var c collector
-	m := transport.NewMemory(transport.Workers(1), transport.OnDone(c.done))
+	clock := clocktest.New(t0)
+	m := transport.NewMemory(transport.WithWorkers(1), transport.WithOnDone(c.done), transport.WithClock(clock))
 	envs := envsFor(deferring)
 	_, err := m.Send(context.Background(), e, envs)
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return c.len() == 1 }, 5*time.Second, time.Millisecond)
+	all := c.reached(1)
+	go drive(clock, all)
+	await(t, all, "the result")
 	r, _ := c.get(envs[0].DeliveryID)
 	assert.Equal(t, transport.StatusDelivered, r.Status)
 	assert.Equal(t, 1, r.Attempts)
+	assert.Equal(t, t0.Add(3*time.Second), clock.Now(), "three deferrals a second long")
 	assert.Empty(t, closeNow(t, m))
 }

@@ -11,22 +11,40 @@ import (
 
 // Sync delivers inline: Send returns when every envelope is delivered or has
 // given up, so its Results are final. Envelopes are delivered concurrently, so
-// one slow receiver does not delay the others. The zero value is ready to use.
+// one slow receiver does not delay the others. The zero value is ready to use
+// and equals NewSync().
 type Sync struct {
-	// Sleep waits between attempts; nil means a timer that honours ctx.
-	// Tests inject one that records the waits instead.
-	Sleep func(ctx context.Context, d time.Duration) error
-	// MaxDefer bounds the total time one delivery waits on Defer outcomes
-	// (an open circuit breaker, a rate limit) before it fails; 0 means
-	// DefaultMaxDefer.
-	MaxDefer time.Duration
+	clock    Clock         // nil: SystemClock
+	maxDefer time.Duration // <= 0: DefaultMaxDefer
 }
 
-// DefaultMaxDefer is Sync's default MaxDefer.
+// SyncOption configures NewSync. WithClock is one too.
+type SyncOption interface{ applySync(*Sync) }
+
+type syncOption func(*Sync)
+
+func (o syncOption) applySync(s *Sync) { o(s) }
+
+// WithMaxDefer bounds the total time one delivery waits on Defer outcomes (an
+// open circuit breaker, a rate limit) before it fails; d <= 0 means
+// DefaultMaxDefer.
+func WithMaxDefer(d time.Duration) SyncOption { return syncOption(func(s *Sync) { s.maxDefer = d }) }
+
+// DefaultMaxDefer is Sync's bound on deferrals when WithMaxDefer is not given.
 const DefaultMaxDefer = time.Minute
 
 // minDefer keeps a Defer without RetryAfter from spinning.
 const minDefer = 10 * time.Millisecond
+
+// NewSync returns a Sync configured by opts. It returns a value, like the
+// zero Sync it extends: a Sync holds no state between calls.
+func NewSync(opts ...SyncOption) Sync {
+	var s Sync
+	for _, o := range opts {
+		o.applySync(&s)
+	}
+	return s
+}
 
 // Send implements Transport.
 func (s Sync) Send(ctx context.Context, a Attempter, envs []Envelope) ([]Result, error) {
@@ -48,11 +66,8 @@ func (s Sync) Send(ctx context.Context, a Attempter, envs []Envelope) ([]Result,
 }
 
 func (s Sync) deliver(ctx context.Context, a Attempter, env Envelope) Result {
-	sleep := s.Sleep
-	if sleep == nil {
-		sleep = SleepContext
-	}
-	maxDefer := s.MaxDefer
+	clock := clockOr(s.clock)
+	maxDefer := s.maxDefer
 	if maxDefer <= 0 {
 		maxDefer = DefaultMaxDefer
 	}
@@ -82,24 +97,8 @@ func (s Sync) deliver(ctx context.Context, a Attempter, env Envelope) Result {
 		if at.RetryAfter > wait {
 			wait = at.RetryAfter
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := sleep(ctx, clock, wait); err != nil {
 			return failed(env, at, true, errors.Join(err, at.Err))
 		}
-	}
-}
-
-// SleepContext waits for d or until ctx ends, whichever is first, and returns
-// ctx.Err() in the second case.
-func SleepContext(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/outhook/outhook/internal/clocktest"
 	"github.com/outhook/outhook/transport"
 )
 
@@ -34,7 +35,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	now := t0
 	max := time.Hour
 	tests := []struct {
 		in   string
@@ -58,11 +59,14 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 }
 
-// scripted is an Attempter that returns outcomes in order (the last repeats).
+// scripted is an Attempter that returns outcomes in order (the last repeats)
+// and retries up to maxTries attempts, interval apart (a second when 0, none
+// when negative).
 type scripted struct {
 	outcomes []transport.Attempt
 	calls    atomic.Int32
 	maxTries uint64
+	interval time.Duration
 }
 
 func (s *scripted) Attempt(ctx context.Context, env transport.Envelope, n int) transport.Attempt {
@@ -76,7 +80,11 @@ func (s *scripted) Attempt(ctx context.Context, env transport.Envelope, n int) t
 }
 
 func (s *scripted) NewBackOff() backoff.BackOff {
-	return backoff.WithMaxRetries(backoff.NewConstantBackOff(time.Second), s.maxTries-1)
+	interval := s.interval
+	if interval == 0 {
+		interval = time.Second
+	}
+	return backoff.WithMaxRetries(backoff.NewConstantBackOff(max(interval, 0)), s.maxTries-1)
 }
 
 var (
@@ -107,11 +115,15 @@ func TestSync(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var waits []time.Duration
-			s := transport.Sync{Sleep: func(ctx context.Context, d time.Duration) error { waits = append(waits, d); return nil }}
+			clock := clocktest.New(t0)
+			s := transport.NewSync(transport.WithClock(clock))
 			a := &scripted{outcomes: tt.outcomes, maxTries: tt.maxTries}
 			env := transport.Envelope{DeliveryID: uuid.New()}
-			res, err := s.Send(context.Background(), a, []transport.Envelope{env})
+			var (
+				res []transport.Result
+				err error
+			)
+			waits := runWaits(clock, func() { res, err = s.Send(context.Background(), a, []transport.Envelope{env}) })
 			require.NoError(t, err)
 			require.Len(t, res, 1)
 			assert.Equal(t, env.DeliveryID, res[0].DeliveryID)
@@ -131,6 +143,27 @@ func TestSync(t *testing.T) {
 	}
 }
 
+// t0 is where manual clocks start.
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+// runWaits runs f, firing each timer started on clock as soon as it waits,
+// and returns the timers' durations in order.
+func runWaits(clock *clocktest.Clock, f func()) []time.Duration {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	var waits []time.Duration
+	for {
+		d, ok := clock.FireNext(done)
+		if !ok {
+			return waits
+		}
+		waits = append(waits, d)
+	}
+}
+
 func repeat(d time.Duration, n int) []time.Duration {
 	out := make([]time.Duration, n)
 	for i := range out {
@@ -139,27 +172,75 @@ func repeat(d time.Duration, n int) []time.Duration {
 	return out
 }
 
+func TestSyncMaxDefer(t *testing.T) {
+	tests := []struct {
+		name     string
+		maxDefer time.Duration
+		waits    int
+	}{
+		{"default", 0, 20}, // DefaultMaxDefer: a minute
+		{"shorter", 10 * time.Second, 3},
+		{"longer", 90 * time.Minute, 1800},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := clocktest.New(t0)
+			s := transport.NewSync(transport.WithMaxDefer(tt.maxDefer), transport.WithClock(clock))
+			a := &scripted{outcomes: []transport.Attempt{later}, maxTries: 3}
+			var res []transport.Result
+			waits := runWaits(clock, func() {
+				res, _ = s.Send(context.Background(), a, []transport.Envelope{{DeliveryID: uuid.New()}})
+			})
+			assert.Equal(t, repeat(3*time.Second, tt.waits), waits)
+			require.Len(t, res, 1)
+			assert.Equal(t, transport.StatusFailed, res[0].Status)
+			assert.Equal(t, t0.Add(time.Duration(tt.waits)*3*time.Second), clock.Now())
+		})
+	}
+}
+
+func TestSyncZeroValue(t *testing.T) {
+	for name, s := range map[string]transport.Transport{
+		"Sync{}":    transport.Sync{},
+		"&Sync{}":   &transport.Sync{},
+		"NewSync()": transport.NewSync(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			// The system clock; a zero retry interval keeps the waits short.
+			a := &scripted{outcomes: []transport.Attempt{flaky, ok}, maxTries: 3, interval: -1}
+			res, err := s.Send(context.Background(), a, envsFor(uuid.New(), uuid.New()))
+			require.NoError(t, err)
+			for _, r := range res {
+				assert.Equal(t, transport.StatusDelivered, r.Status)
+			}
+		})
+	}
+}
+
 func TestSyncCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	clock := clocktest.New(t0)
 	a := &scripted{outcomes: []transport.Attempt{flaky}, maxTries: 100}
-	envs := []transport.Envelope{{DeliveryID: uuid.New()}}
-	s := transport.Sync{Sleep: func(ctx context.Context, d time.Duration) error {
-		cancel()
-		return transport.SleepContext(ctx, d)
-	}}
-	res, err := s.Send(ctx, a, envs)
+	envs := []transport.Envelope{{DeliveryID: uuid.New()}, {DeliveryID: uuid.New()}}
+	done := make(chan struct{})
+	var res []transport.Result
+	var err error
+	go func() {
+		defer close(done)
+		res, err = transport.NewSync(transport.WithClock(clock)).Send(ctx, a, envs)
+	}()
+	require.True(t, clock.WaitTimers(len(envs), done), "both deliveries wait for their retry")
+	cancel()
+	<-done
 	require.NoError(t, err)
+	assert.EqualValues(t, len(envs), a.calls.Load(), "no attempt after the cancellation")
 	for _, r := range res {
 		assert.Equal(t, transport.StatusFailed, r.Status)
+		assert.Equal(t, 1, r.Attempts)
 		assert.ErrorIs(t, r.Err, context.Canceled)
 		var se *transport.StatusError
 		assert.True(t, errors.As(r.Err, &se), "the last attempt's error is kept")
 	}
-}
-
-func TestSleepContext(t *testing.T) {
-	assert.NoError(t, transport.SleepContext(context.Background(), time.Microsecond))
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	assert.ErrorIs(t, transport.SleepContext(ctx, time.Hour), context.Canceled)
+	assert.Zero(t, clock.Timers(), "the waits' timers are stopped")
 }

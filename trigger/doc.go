@@ -7,4 +7,7 @@
 //
 //	reg := trigger.NewRegistry()
 //	err := trigger.Register[PageUpdated](reg, "myapp/page-updated", "A page was created, updated or deleted")
+//
+// The zero Registry is ready to use too, so it can be a field of a larger
+// struct without a constructor.
 package trigger

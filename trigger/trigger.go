@@ -37,18 +37,17 @@ var (
 // MaxIdentifierLen is the longest identifier Register accepts.
 const MaxIdentifierLen = 128
 
-// Registry maps message types to triggers. The zero value is not usable;
-// create one with NewRegistry. A Registry is safe for concurrent use.
+// Registry maps message types to triggers. The zero value is an empty
+// registry ready to use, like http.ServeMux's. A Registry is safe for
+// concurrent use and must not be copied after first use.
 type Registry struct {
 	mu     sync.RWMutex
 	byID   map[string]Trigger
 	byType map[reflect.Type]Trigger
 }
 
-// NewRegistry returns an empty registry.
-func NewRegistry() *Registry {
-	return &Registry{byID: map[string]Trigger{}, byType: map[reflect.Type]Trigger{}}
-}
+// NewRegistry returns an empty registry; new(Registry) does the same.
+func NewRegistry() *Registry { return new(Registry) }
 
 // Register binds the message type M to identifier. It fails with
 // ErrInvalidIdentifier for a malformed identifier and with ErrDuplicate when
@@ -65,6 +64,10 @@ func Register[M Message](r *Registry, identifier, description string) error {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.byID == nil { // the zero Registry; reads of nil maps need no such care
+		r.byID = map[string]Trigger{}
+		r.byType = map[reflect.Type]Trigger{}
+	}
 	if prev, ok := r.byID[identifier]; ok {
 		return fmt.Errorf("%w: identifier %q is taken by %s", ErrDuplicate, identifier, prev.Type)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -122,6 +123,92 @@ func TestRegistryConcurrent(t *testing.T) {
 	assert.Len(t, r.Triggers(), 2)
 }
 
+// The zero Registry is usable, as http.ServeMux's is: every method works on
+// it, and the first Register creates its maps even under concurrent use.
+func TestZeroRegistry(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, r *trigger.Registry)
+	}{
+		{"Triggers is empty", func(t *testing.T, r *trigger.Registry) {
+			assert.Empty(t, r.Triggers())
+		}},
+		{"Get finds nothing", func(t *testing.T, r *trigger.Registry) {
+			_, err := r.Get("myapp/page-updated")
+			assert.ErrorIs(t, err, trigger.ErrUnknownTrigger)
+		}},
+		{"Lookup finds nothing", func(t *testing.T, r *trigger.Registry) {
+			_, err := r.Lookup(pageUpdated{})
+			assert.ErrorIs(t, err, trigger.ErrUnknownTrigger)
+			_, err = r.Lookup(nil)
+			assert.ErrorIs(t, err, trigger.ErrUnknownTrigger)
+		}},
+		{"Register then read", func(t *testing.T, r *trigger.Registry) {
+			require.NoError(t, trigger.Register[pageUpdated](r, "myapp/page-updated", "A page changed"))
+			got, err := r.Lookup(&pageUpdated{})
+			require.NoError(t, err)
+			assert.Equal(t, trigger.Trigger{Identifier: "myapp/page-updated", Description: "A page changed",
+				Type: "trigger_test.pageUpdated"}, got)
+			got, err = r.Get("myapp/page-updated")
+			require.NoError(t, err)
+			assert.Equal(t, "A page changed", got.Description)
+			assert.Equal(t, []trigger.Trigger{got}, r.Triggers())
+		}},
+		{"Register refuses duplicates", func(t *testing.T, r *trigger.Registry) {
+			require.NoError(t, trigger.Register[pageUpdated](r, "myapp/page-updated", ""))
+			assert.ErrorIs(t, trigger.Register[raw](r, "myapp/page-updated", ""), trigger.ErrDuplicate)
+			assert.ErrorIs(t, trigger.Register[pageUpdated](r, "myapp/other", ""), trigger.ErrDuplicate)
+		}},
+		{"Register refuses invalid identifiers", func(t *testing.T, r *trigger.Registry) {
+			assert.ErrorIs(t, trigger.Register[raw](r, "a//b", ""), trigger.ErrInvalidIdentifier)
+			assert.Empty(t, r.Triggers())
+		}},
+		{"concurrent Register and Lookup", func(t *testing.T, r *trigger.Registry) {
+			regs := []func() error{
+				func() error { return trigger.Register[pageUpdated](r, "myapp/page-updated", "") },
+				func() error { return trigger.Register[*fileAdded](r, "myapp/file-added", "") },
+				func() error { return trigger.Register[raw](r, "myapp/raw", "") },
+			}
+			start := make(chan struct{})
+			var registered atomic.Int32
+			var wg sync.WaitGroup
+			for range 16 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start // all at once, so that the first Register races the reads
+					for _, reg := range regs {
+						_, err := r.Lookup(pageUpdated{})
+						if err != nil {
+							assert.ErrorIs(t, err, trigger.ErrUnknownTrigger)
+						}
+						_, _ = r.Get("myapp/raw")
+						_ = r.Triggers()
+						switch err := reg(); {
+						case err == nil:
+							registered.Add(1)
+						default:
+							assert.ErrorIs(t, err, trigger.ErrDuplicate)
+						}
+					}
+				}()
+			}
+			close(start)
+			wg.Wait()
+			assert.EqualValues(t, len(regs), registered.Load(), "each registration succeeds once")
+			assert.Len(t, r.Triggers(), len(regs))
+			_, err := r.Lookup(&fileAdded{})
+			assert.NoError(t, err)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r trigger.Registry
+			tt.run(t, &r)
+		})
+	}
+}
+
 func ExampleRegister() {
 	reg := trigger.NewRegistry()
 	err := trigger.Register[pageUpdated](reg, "myapp/page-updated", "A page was created, updated or deleted")
@@ -132,6 +219,17 @@ func ExampleRegister() {
 	// Output:
 	// <nil>
 	// myapp/page-updated - A page was created, updated or deleted
+}
+
+// A Registry needs no constructor: the zero value is empty and ready.
+func ExampleRegistry() {
+	var reg trigger.Registry
+	_ = trigger.Register[pageUpdated](&reg, "myapp/page-updated", "A page changed")
+	for _, t := range reg.Triggers() {
+		fmt.Println(t.Identifier, "-", t.Description)
+	}
+	// Output:
+	// myapp/page-updated - A page changed
 }
 
 func FuzzValidateIdentifier(f *testing.F) {

@@ -57,43 +57,67 @@ type Delivery struct {
 	Err error
 }
 
+// Lookup is what a Dispatcher reads records through: the active records of
+// a trigger when it dispatches, and one record by ID when its Sender makes an
+// attempt. Every Store is a Lookup; the full Store is for administration.
+type Lookup interface {
+	Getter
+	// ListActive returns the records that are not disabled and subscribe to
+	// the trigger identifier, oldest first.
+	ListActive(ctx context.Context, trigger string) ([]*Webhook, error)
+}
+
 // Dispatcher sends trigger messages to the webhook records subscribed to them.
 // It is safe for concurrent use.
 type Dispatcher struct {
-	cfg    config
-	store  Store
-	reg    *trigger.Registry
-	sender *Sender
+	cfg     dispatcherConfig
+	records Lookup
+	reg     *trigger.Registry
+	sender  *Sender
 }
 
-// NewDispatcher returns a Dispatcher reading records from store and triggers
-// from reg. Without options it delivers synchronously (transport.Sync) with a
-// client that does not follow redirects, DefaultBackOff and slog.Default().
-func NewDispatcher(store Store, reg *trigger.Registry, opts ...Option) *Dispatcher {
-	cfg := newConfig(opts)
-	return &Dispatcher{cfg: cfg, store: store, reg: reg, sender: newSender(store, cfg)}
+// NewDispatcher returns a Dispatcher reading records from store (any Lookup,
+// such as a Store) and triggers from reg. Without options it delivers
+// synchronously (transport.Sync) with a guarded client that does not follow
+// redirects, DefaultBackOff and slog.Default().
+func NewDispatcher(store Lookup, reg *trigger.Registry, opts ...DispatcherOption) *Dispatcher {
+	cfg := newDispatcherConfig(opts)
+	return &Dispatcher{cfg: cfg, records: store, reg: reg, sender: newSender(store, cfg.sender)}
 }
 
 // Sender returns the Dispatcher's Sender, the transport.Attempter its
-// transport drives.
+// transport drives. A worker that makes attempts for queued deliveries (a
+// durable transport's) uses it.
 func (d *Dispatcher) Sender() *Sender { return d.sender }
 
-// Dispatch delivers msg to every active record subscribed to its trigger and
-// reports one Delivery per record; none subscribed gives an empty slice. The
-// body is encoded once and shared by all records. An unregistered message
-// type gives an error matching trigger.ErrUnknownTrigger and sends nothing.
-// A delivery that fails is reported in its Delivery.Err, not in the error.
+// Dispatch delivers msg to every active record subscribed to its trigger,
+// through the Dispatcher's transport, and reports one Delivery per record;
+// none subscribed gives an empty slice. The body is encoded once and shared
+// by all records. An unregistered message type gives an error matching
+// trigger.ErrUnknownTrigger and sends nothing. A delivery that fails is
+// reported in its Delivery.Err, not in the error.
 func (d *Dispatcher) Dispatch(ctx context.Context, msg trigger.Message) ([]Delivery, error) {
-	trg, envs, err := d.Prepare(ctx, msg)
+	return d.DispatchVia(ctx, d.cfg.transport, msg)
+}
+
+// DispatchVia is Dispatch through t instead of the Dispatcher's transport.
+// A transport bound to the application's database transaction makes it a
+// transactional outbox: the deliveries exist if and only if the transaction
+// commits (see the River transport's InTx).
+func (d *Dispatcher) DispatchVia(ctx context.Context, t transport.Transport, msg trigger.Message) ([]Delivery, error) {
+	trg, envs, err := d.prepare(ctx, msg)
 	if err != nil {
 		return nil, err
 	}
 	if len(envs) == 0 {
 		return []Delivery{}, nil
 	}
-	results, err := d.cfg.transport.Send(ctx, d.sender, envs)
+	results, err := t.Send(ctx, d.sender, envs)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: dispatch %s: %w", trg.Identifier, err)
+	}
+	if len(results) != len(envs) {
+		return nil, fmt.Errorf("webhook: dispatch %s: transport %T returned %d results for %d deliveries", trg.Identifier, t, len(results), len(envs))
 	}
 	out := make([]Delivery, len(envs))
 	for i, env := range envs {
@@ -113,11 +137,10 @@ func (d *Dispatcher) Dispatch(ctx context.Context, msg trigger.Message) ([]Deliv
 	return out, nil
 }
 
-// Prepare does the part of Dispatch that comes before the transport: it looks
+// prepare does the part of Dispatch that comes before the transport: it looks
 // up msg's trigger, encodes the body once, and returns one envelope per active
-// subscribed record. Transports with their own entry points (such as a
-// transactional enqueue) build on it.
-func (d *Dispatcher) Prepare(ctx context.Context, msg trigger.Message) (trigger.Trigger, []transport.Envelope, error) {
+// subscribed record.
+func (d *Dispatcher) prepare(ctx context.Context, msg trigger.Message) (trigger.Trigger, []transport.Envelope, error) {
 	trg, err := d.reg.Lookup(msg)
 	if err != nil {
 		return trg, nil, err
@@ -129,11 +152,11 @@ func (d *Dispatcher) Prepare(ctx context.Context, msg trigger.Message) (trigger.
 	if len(body) > d.cfg.maxBody {
 		return trg, nil, fmt.Errorf("%w: %s is %d bytes, the limit is %d", ErrBodyTooLarge, trg.Identifier, len(body), d.cfg.maxBody)
 	}
-	recs, err := d.store.ListActive(ctx, trg.Identifier)
+	recs, err := d.records.ListActive(ctx, trg.Identifier)
 	if err != nil {
 		return trg, nil, fmt.Errorf("webhook: list records for %s: %w", trg.Identifier, err)
 	}
-	now := d.cfg.now()
+	now := d.cfg.sender.now()
 	envs := make([]transport.Envelope, len(recs))
 	for i, w := range recs {
 		envs[i] = transport.Envelope{

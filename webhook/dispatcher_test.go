@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/outhook/outhook/internal/clocktest"
 	"github.com/outhook/outhook/transport"
 	"github.com/outhook/outhook/trigger"
 	"github.com/outhook/outhook/webhook"
@@ -143,19 +144,6 @@ func TestDispatchGET(t *testing.T) {
 	assert.Equal(t, typo3Signature(rec.Secret, rec.ID.String(), reqs[0].Body), reqs[0].Header.Get("Webhook-Signature"))
 }
 
-// sleepRecorder replaces the Sync transport's wait, so no test sleeps.
-type sleepRecorder struct {
-	mu    sync.Mutex
-	waits []time.Duration
-}
-
-func (s *sleepRecorder) sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.waits = append(s.waits, d)
-	s.mu.Unlock()
-	return ctx.Err()
-}
-
 func TestDispatchRetries(t *testing.T) {
 	retryAfterDate := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", time.Now().Add(90*time.Second).UTC().Format(http.TimeFormat))
@@ -233,10 +221,10 @@ func TestDispatchRetries(t *testing.T) {
 			store := webhook.NewMemoryStore()
 			rc := newReceiver(t, tt.answers...)
 			record(t, store, rc.URL)
-			sleeps := &sleepRecorder{}
+			clock := clocktest.NewJumping(time.Now())
 			d := webhook.NewDispatcher(store, registry(t), loopback,
 				webhook.WithBackOff(fastBackOff(tt.maxAttempts)),
-				webhook.WithTransport(transport.Sync{Sleep: sleeps.sleep}))
+				webhook.WithTransport(transport.NewSync(transport.WithClock(clock))))
 
 			deliveries, err := d.Dispatch(context.Background(), pageUpdated{ID: 1})
 			require.NoError(t, err)
@@ -267,7 +255,7 @@ func TestDispatchRetries(t *testing.T) {
 				assert.NoError(t, del.Err)
 			}
 			if tt.checkWaits != nil {
-				tt.checkWaits(t, sleeps.waits)
+				tt.checkWaits(t, clock.Waits())
 			}
 		})
 	}
@@ -358,9 +346,14 @@ func TestDispatchRecordChangedBeforeAttempt(t *testing.T) {
 	gone := record(t, store, rc.URL)
 	off := record(t, store, rc.URL)
 	d := webhook.NewDispatcher(store, registry(t), loopback)
-	_, envs, err := d.Prepare(ctx, pageUpdated{})
+	var held holdTransport
+	ds, err := d.DispatchVia(ctx, &held, pageUpdated{})
 	require.NoError(t, err)
+	require.Len(t, ds, 2)
+	envs := held.envs
 	require.Len(t, envs, 2)
+	assert.Equal(t, webhook.StatusQueued, ds[0].Status)
+	assert.Equal(t, envs[0].DeliveryID, ds[0].ID)
 
 	require.NoError(t, store.Delete(ctx, gone.ID))
 	off.Disabled = true
@@ -484,7 +477,7 @@ func TestDispatchThroughMemoryTransport(t *testing.T) {
 	record(t, store, rc.URL)
 	record(t, store, rc.URL)
 	done := make(chan transport.Result, 2)
-	mem := transport.NewMemory(transport.Workers(2), transport.OnDone(func(_ transport.Envelope, r transport.Result) { done <- r }))
+	mem := transport.NewMemory(transport.WithWorkers(2), transport.WithOnDone(func(_ transport.Envelope, r transport.Result) { done <- r }))
 	d := webhook.NewDispatcher(store, registry(t), loopback, webhook.WithTransport(mem), webhook.WithBackOff(fastBackOff(3)))
 
 	deliveries, err := d.Dispatch(ctx, pageUpdated{ID: 9})
@@ -531,4 +524,33 @@ func TestStoreUnavailableIsRetried(t *testing.T) {
 	require.ErrorAs(t, deliveries[0].Err, &de)
 	assert.True(t, de.Retryable)
 	assert.Empty(t, rc.requests())
+}
+
+// holdTransport keeps the envelopes it is given instead of sending them.
+type holdTransport struct{ envs []transport.Envelope }
+
+func (h *holdTransport) Send(_ context.Context, _ transport.Attempter, envs []transport.Envelope) ([]transport.Result, error) {
+	h.envs = append(h.envs, envs...)
+	rs := make([]transport.Result, len(envs))
+	for i, env := range envs {
+		rs[i] = transport.Result{DeliveryID: env.DeliveryID, Status: transport.StatusQueued}
+	}
+	return rs, nil
+}
+
+// A transport that answers with the wrong number of results is an error, not
+// a panic or a silent loss.
+func TestDispatchViaShortResults(t *testing.T) {
+	store := webhook.NewMemoryStore()
+	record(t, store, "https://example.com/hook")
+	d := webhook.NewDispatcher(store, registry(t))
+	_, err := d.DispatchVia(context.Background(), shortTransport{}, pageUpdated{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "0 results for 1 deliveries")
+}
+
+type shortTransport struct{}
+
+func (shortTransport) Send(context.Context, transport.Attempter, []transport.Envelope) ([]transport.Result, error) {
+	return nil, nil
 }

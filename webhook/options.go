@@ -34,45 +34,80 @@ func DefaultBackOff() backoff.BackOff {
 	return backoff.WithMaxRetries(b, DefaultMaxAttempts-1)
 }
 
-// config is shared by Sender and Dispatcher.
-type config struct {
+// senderConfig is what a Sender is built from.
+type senderConfig struct {
 	client         *http.Client
+	guard          *netguard.Guard
 	newBackOff     func() backoff.BackOff
 	log            *slog.Logger
-	transport      transport.Transport
 	now            func() time.Time
-	newID          func() uuid.UUID
 	attemptTimeout time.Duration
-	maxBody        int
 	excerpt        int
 	maxRetryAfter  time.Duration
 	userAgent      string
 	middleware     []transport.Middleware
-	guard          *netguard.Guard
 }
 
-func newConfig(opts []Option) config {
-	c := config{
+// dispatcherConfig is what a Dispatcher is built from: its own settings and
+// its Sender's.
+type dispatcherConfig struct {
+	sender    senderConfig
+	transport transport.Transport
+	newID     func() uuid.UUID
+	maxBody   int
+}
+
+func defaultSenderConfig() senderConfig {
+	return senderConfig{
 		newBackOff:     DefaultBackOff,
 		now:            time.Now,
-		newID:          newDeliveryID,
 		attemptTimeout: DefaultAttemptTimeout,
-		maxBody:        DefaultMaxBodySize,
 		excerpt:        DefaultExcerptSize,
 		maxRetryAfter:  DefaultMaxRetryAfter,
 		userAgent:      "outhook/0.1 (+https://github.com/outhook/outhook)",
 	}
-	for _, o := range opts {
-		o(&c)
-	}
+}
+
+// fill completes c after the options ran.
+func (c *senderConfig) fill() {
 	if c.client == nil {
 		c.client = netguard.NewClient(c.guard)
 	}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.newBackOff == nil {
+		c.newBackOff = DefaultBackOff
+	}
+}
+
+func newSenderConfig(opts []SenderOption) senderConfig {
+	c := defaultSenderConfig()
+	for _, o := range opts {
+		if o != nil {
+			o.applySender(&c)
+		}
+	}
+	c.fill()
+	return c
+}
+
+func newDispatcherConfig(opts []DispatcherOption) dispatcherConfig {
+	c := dispatcherConfig{sender: defaultSenderConfig(), newID: newDeliveryID, maxBody: DefaultMaxBodySize}
+	for _, o := range opts {
+		if o != nil {
+			o.applyDispatcher(&c)
+		}
+	}
+	c.sender.fill()
 	if c.transport == nil {
 		c.transport = transport.Sync{}
+	}
+	if c.newID == nil {
+		c.newID = newDeliveryID
 	}
 	return c
 }
@@ -86,61 +121,104 @@ func newDeliveryID() uuid.UUID {
 	return id
 }
 
-// Option configures a Dispatcher or a Sender.
-type Option func(*config)
+// DispatcherOption configures a Dispatcher (NewDispatcher). Every
+// SenderOption is one too: it configures the Dispatcher's Sender.
+type DispatcherOption interface {
+	applyDispatcher(*dispatcherConfig)
+}
+
+// SenderOption configures a Sender (NewSender), or the Sender of a
+// Dispatcher when given to NewDispatcher.
+type SenderOption interface {
+	DispatcherOption
+	applySender(*senderConfig)
+}
+
+// senderOption is a SenderOption; given to a Dispatcher it configures the
+// Dispatcher's Sender.
+type senderOption func(*senderConfig)
+
+func (o senderOption) applySender(c *senderConfig)         { o(c) }
+func (o senderOption) applyDispatcher(c *dispatcherConfig) { o(&c.sender) }
+
+// dispatcherOption is a DispatcherOption that does not apply to a Sender.
+type dispatcherOption func(*dispatcherConfig)
+
+func (o dispatcherOption) applyDispatcher(c *dispatcherConfig) { o(c) }
 
 // WithHTTPClient sets the client every attempt goes through, instead of the
 // default guarded one. Guarding it is then up to you: netguard.Wrap(c, g)
 // adds the same dial-time checks. Its Timeout, if any, applies on top of the
 // per-attempt timeout.
-func WithHTTPClient(c *http.Client) Option { return func(cfg *config) { cfg.client = c } }
+func WithHTTPClient(c *http.Client) SenderOption {
+	return senderOption(func(cfg *senderConfig) { cfg.client = c })
+}
 
 // WithGuard sets the network guard of the default client (netguard.New()
 // otherwise: loopback, private, link-local and other special-purpose
 // addresses are refused at dial time, redirects are not followed). Use
 // netguard.New(netguard.AllowLoopback()) for tests, netguard.AllowPrivate()
-// for intranets. It has no effect together with WithHTTPClient.
-func WithGuard(g *netguard.Guard) Option { return func(cfg *config) { cfg.guard = g } }
+// for intranets. A client given with WithHTTPClient is used as it is.
+func WithGuard(g *netguard.Guard) SenderOption {
+	return senderOption(func(cfg *senderConfig) { cfg.guard = g })
+}
 
 // WithBackOff sets the retry schedule; newBackOff is called once per delivery.
 // Return backoff.Stop from NextBackOff to give up.
-func WithBackOff(newBackOff func() backoff.BackOff) Option {
-	return func(cfg *config) { cfg.newBackOff = newBackOff }
+func WithBackOff(newBackOff func() backoff.BackOff) SenderOption {
+	return senderOption(func(cfg *senderConfig) { cfg.newBackOff = newBackOff })
 }
 
 // WithLogger sets the logger for attempts (slog.Default() otherwise).
 // Secrets are never logged.
-func WithLogger(l *slog.Logger) Option { return func(cfg *config) { cfg.log = l } }
-
-// WithTransport sets how deliveries travel (transport.Sync{} otherwise).
-func WithTransport(t transport.Transport) Option { return func(cfg *config) { cfg.transport = t } }
-
-// WithAttemptTimeout bounds each attempt, the response body read included.
-func WithAttemptTimeout(d time.Duration) Option {
-	return func(cfg *config) { cfg.attemptTimeout = d }
+func WithLogger(l *slog.Logger) SenderOption {
+	return senderOption(func(cfg *senderConfig) { cfg.log = l })
 }
 
-// WithMaxBodySize caps the encoded message size; Dispatch refuses a larger one
-// with an error matching ErrBodyTooLarge before anything is sent or queued.
-func WithMaxBodySize(n int) Option { return func(cfg *config) { cfg.maxBody = n } }
-
-// WithMaxRetryAfter caps how long a receiver's Retry-After can delay a retry.
-func WithMaxRetryAfter(d time.Duration) Option {
-	return func(cfg *config) { cfg.maxRetryAfter = d }
+// WithAttemptTimeout bounds each attempt, the response body read included
+// (DefaultAttemptTimeout otherwise).
+func WithAttemptTimeout(d time.Duration) SenderOption {
+	return senderOption(func(cfg *senderConfig) { cfg.attemptTimeout = d })
 }
 
-// WithClock sets the clock used for timestamps.
-func WithClock(now func() time.Time) Option { return func(cfg *config) { cfg.now = now } }
+// WithMaxRetryAfter caps how long a receiver's Retry-After can delay a retry
+// (DefaultMaxRetryAfter otherwise).
+func WithMaxRetryAfter(d time.Duration) SenderOption {
+	return senderOption(func(cfg *senderConfig) { cfg.maxRetryAfter = d })
+}
 
-// WithIDGenerator sets how delivery IDs are made (UUIDv7 otherwise).
-func WithIDGenerator(newID func() uuid.UUID) Option { return func(cfg *config) { cfg.newID = newID } }
+// WithClock sets the clock for timestamps: attempt start times, signed
+// timestamps, Retry-After dates and, on a Dispatcher, delivery creation times.
+func WithClock(now func() time.Time) SenderOption {
+	return senderOption(func(cfg *senderConfig) { cfg.now = now })
+}
 
 // WithUserAgent sets the User-Agent header of every attempt.
-func WithUserAgent(ua string) Option { return func(cfg *config) { cfg.userAgent = ua } }
+func WithUserAgent(ua string) SenderOption {
+	return senderOption(func(cfg *senderConfig) { cfg.userAgent = ua })
+}
 
 // WithMiddleware wraps every attempt, first given outermost. Endpoint
 // health, rate limits and delivery logs plug in here, and apply under every
 // transport.
-func WithMiddleware(mw ...transport.Middleware) Option {
-	return func(cfg *config) { cfg.middleware = append(cfg.middleware, mw...) }
+func WithMiddleware(mw ...transport.Middleware) SenderOption {
+	return senderOption(func(cfg *senderConfig) { cfg.middleware = append(cfg.middleware, mw...) })
+}
+
+// WithTransport sets how a Dispatcher's deliveries travel (transport.Sync{}
+// otherwise). DispatchVia sends one Dispatch through another transport.
+func WithTransport(t transport.Transport) DispatcherOption {
+	return dispatcherOption(func(cfg *dispatcherConfig) { cfg.transport = t })
+}
+
+// WithMaxBodySize caps the encoded message size (DefaultMaxBodySize
+// otherwise); Dispatch refuses a larger one with an error matching
+// ErrBodyTooLarge before anything is sent or queued.
+func WithMaxBodySize(n int) DispatcherOption {
+	return dispatcherOption(func(cfg *dispatcherConfig) { cfg.maxBody = n })
+}
+
+// WithIDGenerator sets how a Dispatcher makes delivery IDs (UUIDv7 otherwise).
+func WithIDGenerator(newID func() uuid.UUID) DispatcherOption {
+	return dispatcherOption(func(cfg *dispatcherConfig) { cfg.newID = newID })
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/google/uuid"
 
 	"github.com/outhook/outhook/signer"
 	"github.com/outhook/outhook/transport"
@@ -37,8 +38,8 @@ const drainLimit = 64 << 10
 // A Dispatcher has one; a durable transport's worker builds its own with
 // NewSender from the same Store and options.
 type Sender struct {
-	cfg     config
-	store   Store
+	cfg     senderConfig
+	records Getter
 	signers sync.Map // signer.Config -> signer.Signer
 	chain   transport.AttemptFunc
 
@@ -49,14 +50,20 @@ type Sender struct {
 
 var _ transport.Attempter = (*Sender)(nil)
 
-// NewSender returns a Sender that loads records from store. It takes the
-// same options as NewDispatcher; WithTransport does not apply.
-func NewSender(store Store, opts ...Option) *Sender {
-	return newSender(store, newConfig(opts))
+// Getter loads one record by ID: all a Sender needs of a Store.
+type Getter interface {
+	// Get returns the record with id, or an error matching ErrNotFound.
+	Get(ctx context.Context, id uuid.UUID) (*Webhook, error)
 }
 
-func newSender(store Store, cfg config) *Sender {
-	s := &Sender{cfg: cfg, store: store}
+// NewSender returns a Sender that loads records from store (any Getter,
+// such as a Store) at each attempt.
+func NewSender(store Getter, opts ...SenderOption) *Sender {
+	return newSender(store, newSenderConfig(opts))
+}
+
+func newSender(records Getter, cfg senderConfig) *Sender {
+	s := &Sender{cfg: cfg, records: records}
 	s.chain = s.attempt
 	for i := len(cfg.middleware) - 1; i >= 0; i-- {
 		s.chain = cfg.middleware[i](s.chain)
@@ -80,7 +87,7 @@ func (s *Sender) Attempt(ctx context.Context, env transport.Envelope, n int) tra
 func (s *Sender) attempt(ctx context.Context, env transport.Envelope, n int) transport.Attempt {
 	at := transport.Attempt{Number: n, Start: s.cfg.now()}
 
-	w, err := s.store.Get(ctx, env.WebhookID)
+	w, err := s.records.Get(ctx, env.WebhookID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return end(at, transport.Permanent, fmt.Errorf("%w: %s", ErrWebhookGone, env.WebhookID))

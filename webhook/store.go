@@ -65,27 +65,36 @@ func PrepareCreate(w *Webhook, now time.Time) error {
 }
 
 // MemoryStore is a Store in memory, for tests, examples and single-process
-// apps that configure webhooks in code.
+// apps that configure webhooks in code. The zero value is an empty store,
+// ready to use; it must not be copied after first use.
 type MemoryStore struct {
 	mu   sync.RWMutex
-	recs map[uuid.UUID]*Webhook
-	now  func() time.Time
+	recs map[uuid.UUID]*Webhook // created on first Create
+	now  func() time.Time       // nil: time.Now
 }
 
-// NewMemoryStore returns an empty MemoryStore.
-func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{recs: map[uuid.UUID]*Webhook{}, now: time.Now}
+// NewMemoryStore returns an empty MemoryStore, the same as new(MemoryStore).
+func NewMemoryStore() *MemoryStore { return &MemoryStore{} }
+
+func (s *MemoryStore) clock() time.Time {
+	if s.now == nil {
+		return time.Now()
+	}
+	return s.now()
 }
 
 var _ Store = (*MemoryStore)(nil)
 
 // Create implements Store.
 func (s *MemoryStore) Create(ctx context.Context, w *Webhook) error {
-	if err := PrepareCreate(w, s.now()); err != nil {
+	if err := PrepareCreate(w, s.clock()); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.recs == nil {
+		s.recs = make(map[uuid.UUID]*Webhook)
+	}
 	if _, ok := s.recs[w.ID]; ok {
 		return fmt.Errorf("%w: %s", ErrExists, w.ID)
 	}
@@ -120,7 +129,7 @@ func (s *MemoryStore) Update(ctx context.Context, w *Webhook) error {
 		w.Secret = old.Secret
 	}
 	w.CreatedAt = old.CreatedAt
-	w.UpdatedAt = s.now().UTC()
+	w.UpdatedAt = s.clock().UTC()
 	s.recs[w.ID] = w.Clone()
 	return nil
 }

@@ -74,8 +74,32 @@ func TestCheckTriggers(t *testing.T) {
 }
 
 func TestMemoryStore(t *testing.T) {
+	for name, newStore := range map[string]func() *webhook.MemoryStore{
+		"NewMemoryStore": webhook.NewMemoryStore,
+		"zero value":     func() *webhook.MemoryStore { return &webhook.MemoryStore{} },
+	} {
+		t.Run(name, func(t *testing.T) { testMemoryStore(t, newStore()) })
+	}
+}
+
+// A zero MemoryStore reads as empty before anything was created.
+func TestMemoryStoreZeroReads(t *testing.T) {
 	ctx := context.Background()
-	s := webhook.NewMemoryStore()
+	var s webhook.MemoryStore
+	all, err := s.List(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, all)
+	active, err := s.ListActive(ctx, pageTrigger)
+	require.NoError(t, err)
+	assert.Empty(t, active)
+	_, err = s.Get(ctx, uuid.New())
+	assert.ErrorIs(t, err, webhook.ErrNotFound)
+	assert.ErrorIs(t, s.Delete(ctx, uuid.New()), webhook.ErrNotFound)
+	assert.ErrorIs(t, s.Update(ctx, valid()), webhook.ErrNotFound)
+}
+
+func testMemoryStore(t *testing.T, s *webhook.MemoryStore) {
+	ctx := context.Background()
 
 	w := valid()
 	w.Headers = map[string]string{"X-A": "1"}

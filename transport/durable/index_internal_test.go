@@ -13,8 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	_ "modernc.org/sqlite"
-
-	"github.com/outhook/outhook/webhook/sqlstore"
 )
 
 // SQLite uses the partial index Migrate creates for Redeliver's lookup, in
@@ -27,8 +25,8 @@ func TestDeliveryIndexSQLite(t *testing.T) {
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	require.NoError(t, Migrate(ctx, riversqlite.New(db), db, sqlstore.SQLite, "", log))
-	require.NoError(t, Migrate(ctx, riversqlite.New(db), db, sqlstore.SQLite, "", log), "Migrate is idempotent")
+	require.NoError(t, Migrate(ctx, riversqlite.New(db), db, "", log))
+	require.NoError(t, Migrate(ctx, riversqlite.New(db), db, "", log), "Migrate is idempotent")
 
 	q := "EXPLAIN QUERY PLAN SELECT * FROM river_job WHERE " +
 		strings.Replace(deliveryWhere, "@delivery_id", "?", 1) +

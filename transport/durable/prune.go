@@ -22,16 +22,27 @@ type Pruner interface {
 	DeleteBefore(ctx context.Context, t time.Time) (int64, error)
 }
 
-// PruneWorker works PruneArgs: it deletes the attempts older than MaxAge.
+// PruneWorker works PruneArgs: it deletes the attempts older than a maximum
+// age. Create it with NewPruneWorker.
 type PruneWorker struct {
 	river.WorkerDefaults[PruneArgs]
-	Log    Pruner
-	MaxAge time.Duration
+	log    Pruner
+	maxAge time.Duration
+	now    func() time.Time
+}
+
+// NewPruneWorker returns a PruneWorker that deletes from log the attempts
+// older than maxAge, as measured by now (nil means time.Now).
+func NewPruneWorker(log Pruner, maxAge time.Duration, now func() time.Time) *PruneWorker {
+	if now == nil {
+		now = time.Now
+	}
+	return &PruneWorker{log: log, maxAge: maxAge, now: now}
 }
 
 // Work implements river.Worker.
 func (w *PruneWorker) Work(ctx context.Context, _ *river.Job[PruneArgs]) error {
-	_, err := w.Log.DeleteBefore(ctx, time.Now().Add(-w.MaxAge))
+	_, err := w.log.DeleteBefore(ctx, w.now().Add(-w.maxAge))
 	return err
 }
 

@@ -11,8 +11,6 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/outhook/outhook/transport"
-	"github.com/outhook/outhook/trigger"
-	"github.com/outhook/outhook/webhook"
 )
 
 var (
@@ -56,37 +54,30 @@ func (t *Transport[TTx]) Send(ctx context.Context, a transport.Attempter, envs [
 	return queued(envs), nil
 }
 
-// SendTx is Send inside the application's transaction tx: the jobs exist if
-// and only if tx commits.
-func (t *Transport[TTx]) SendTx(ctx context.Context, tx TTx, a transport.Attempter, envs []transport.Envelope) ([]transport.Result, error) {
+// InTx returns the Transport bound to the application's transaction tx:
+// its Send inserts the jobs in tx, so they exist if and only if tx commits
+// (the transactional outbox). Give it to webhook.Dispatcher.DispatchVia:
+//
+//	deliveries, err := dispatcher.DispatchVia(ctx, riverTransport.InTx(tx), msg)
+//
+// The records are still read through the Dispatcher's store, outside tx.
+func (t *Transport[TTx]) InTx(tx TTx) transport.Transport { return txTransport[TTx]{t: t, tx: tx} }
+
+// txTransport is a Transport bound to one transaction.
+type txTransport[TTx any] struct {
+	t  *Transport[TTx]
+	tx TTx
+}
+
+// Send implements transport.Transport inside the bound transaction.
+func (b txTransport[TTx]) Send(ctx context.Context, a transport.Attempter, envs []transport.Envelope) ([]transport.Result, error) {
 	if len(envs) == 0 {
 		return []transport.Result{}, nil
 	}
-	if _, err := t.client.InsertManyTx(ctx, tx, params(a, envs)); err != nil {
+	if _, err := b.t.client.InsertManyTx(ctx, b.tx, params(a, envs)); err != nil {
 		return nil, fmt.Errorf("durable: enqueue %d deliveries in transaction: %w", len(envs), err)
 	}
 	return queued(envs), nil
-}
-
-// DispatchTx is d.Dispatch through this transport inside the application's
-// transaction tx (the transactional outbox): the webhook deliveries exist if
-// and only if tx commits. The records are read through d's Store outside tx.
-func (t *Transport[TTx]) DispatchTx(ctx context.Context, tx TTx, d *webhook.Dispatcher, msg trigger.Message) ([]webhook.Delivery, error) {
-	trg, envs, err := d.Prepare(ctx, msg)
-	if err != nil {
-		return nil, err
-	}
-	if len(envs) == 0 {
-		return []webhook.Delivery{}, nil
-	}
-	if _, err := t.SendTx(ctx, tx, d.Sender(), envs); err != nil {
-		return nil, fmt.Errorf("webhook: dispatch %s: %w", trg.Identifier, err)
-	}
-	out := make([]webhook.Delivery, len(envs))
-	for i, env := range envs {
-		out[i] = webhook.Delivery{ID: env.DeliveryID, WebhookID: env.WebhookID, Trigger: env.Trigger, Status: webhook.StatusQueued}
-	}
-	return out, nil
 }
 
 func params(a transport.Attempter, envs []transport.Envelope) []river.InsertManyParams {

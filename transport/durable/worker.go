@@ -51,6 +51,7 @@ type Worker struct {
 	rec     AttemptRecorder
 	log     *slog.Logger
 	timeout time.Duration
+	now     func() time.Time
 }
 
 // WorkerOption configures a Worker.
@@ -59,8 +60,13 @@ type WorkerOption func(*Worker)
 // WithAttemptLog records every attempt in rec.
 func WithAttemptLog(rec AttemptRecorder) WorkerOption { return func(w *Worker) { w.rec = rec } }
 
-// WithWorkerLogger sets the logger for errors writing the delivery log.
-func WithWorkerLogger(l *slog.Logger) WorkerOption { return func(w *Worker) { w.log = l } }
+// WithLogger sets the logger for errors writing the delivery log
+// (slog.Default() otherwise).
+func WithLogger(l *slog.Logger) WorkerOption { return func(w *Worker) { w.log = l } }
+
+// WithClock sets the clock NextRetry schedules retries from (time.Now
+// otherwise).
+func WithClock(now func() time.Time) WorkerOption { return func(w *Worker) { w.now = now } }
 
 // WithJobTimeout bounds one job; 0 keeps the client's JobTimeout (1 minute
 // by default). It should exceed the Attempter's own attempt timeout.
@@ -68,9 +74,15 @@ func WithJobTimeout(d time.Duration) WorkerOption { return func(w *Worker) { w.t
 
 // NewWorker returns a Worker that makes attempts through a.
 func NewWorker(a transport.Attempter, opts ...WorkerOption) *Worker {
-	w := &Worker{a: a, log: slog.Default()}
+	w := &Worker{a: a, log: slog.Default(), now: time.Now}
 	for _, o := range opts {
 		o(w)
+	}
+	if w.log == nil {
+		w.log = slog.Default()
+	}
+	if w.now == nil {
+		w.now = time.Now
 	}
 	return w
 }
@@ -111,6 +123,9 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		}
 		return river.JobCancel(fmt.Errorf("%w: %w", ErrRetriesExhausted, err))
 	}
+	// NextRetry reads the delay from the same *river.Job: River passes the
+	// job it worked to NextRetry (TestWorkAndNextRetryShareTheJob fails
+	// loudly if an upgrade stops doing so).
 	job.Args.next = max(d, at.RetryAfter)
 	return err
 }
@@ -124,7 +139,7 @@ func (w *Worker) NextRetry(job *river.Job[Args]) time.Time {
 			return time.Time{} // River's default policy; Work has decided already.
 		}
 	}
-	return time.Now().Add(d)
+	return w.now().Add(d)
 }
 
 // delayAfter returns the wait after attempt n (from 1) in a's schedule, or

@@ -7,6 +7,6 @@
 // It is transport middleware, so it applies under every transport; attempts
 // it holds back come back as transport.Defer and are rescheduled, not lost:
 //
-//	m := health.New(store, health.OnDisable(notifyOwner))
+//	m := health.New(store, health.WithOnDisable(notifyOwner))
 //	d := webhook.NewDispatcher(store, registry, webhook.WithMiddleware(m.Middleware()))
 package health

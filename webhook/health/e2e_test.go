@@ -28,7 +28,7 @@ func (p pageUpdated) JSONSerialize() any { return p }
 // Dispatcher, and then receives nothing more.
 func TestDispatcherDisablesFailingEndpoint(t *testing.T) {
 	ctx := context.Background()
-	clk := newClock()
+	clk := newJumpClock()
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
@@ -43,16 +43,17 @@ func TestDispatcherDisablesFailingEndpoint(t *testing.T) {
 	w := newRecord(t, store, srv.URL)
 	calls := &disabledCalls{}
 	m := health.New(store,
-		health.WithClock(clk.Now),
+		health.WithClock(clk),
 		health.WithDisablePolicy(health.DisablePolicy{Failures: 6, After: 4 * time.Hour}),
 		health.WithBreaker(health.Breaker{}),
-		health.OnDisable(calls.fn),
+		health.WithOnDisable(calls.fn),
 		health.WithLogger(quietLogger()),
 	)
 	d := webhook.NewDispatcher(store, reg,
 		webhook.WithHTTPClient(srv.Client()),
 		webhook.WithLogger(quietLogger()),
 		webhook.WithMiddleware(m.Middleware()),
+		webhook.WithTransport(transport.NewSync(transport.WithClock(clk))),
 		webhook.WithBackOff(func() backoff.BackOff {
 			return backoff.WithMaxRetries(backoff.NewConstantBackOff(time.Millisecond), 2) // 3 attempts
 		}),
@@ -79,7 +80,8 @@ func TestDispatcherDisablesFailingEndpoint(t *testing.T) {
 }
 
 // The breaker turns a dead endpoint's retries into Defer outcomes: Sync
-// waits them out within its MaxDefer and gives up without more requests.
+// waits them out on the clock, lets the one probe through when the breaker
+// half-opens, and gives up at its MaxDefer, with no request while it is open.
 func TestDispatcherBreakerDefers(t *testing.T) {
 	ctx := context.Background()
 	var hits atomic.Int32
@@ -93,20 +95,14 @@ func TestDispatcherBreakerDefers(t *testing.T) {
 	require.NoError(t, trigger.Register[pageUpdated](reg, testTrigger, "A page changed"))
 	store := webhook.NewMemoryStore()
 	newRecord(t, store, srv.URL)
-	m := health.New(store, health.WithBreaker(health.Breaker{Failures: 2, OpenFor: time.Hour}),
-		health.WithLogger(quietLogger()))
-	var waited []time.Duration
+	clk := newJumpClock()
+	m := health.New(store, health.WithClock(clk), health.WithLogger(quietLogger()),
+		health.WithBreaker(health.Breaker{Failures: 2, OpenFor: time.Hour}))
 	d := webhook.NewDispatcher(store, reg,
 		webhook.WithHTTPClient(srv.Client()),
 		webhook.WithLogger(quietLogger()),
 		webhook.WithMiddleware(m.Middleware()),
-		webhook.WithTransport(transport.Sync{
-			MaxDefer: 90 * time.Minute,
-			Sleep: func(ctx context.Context, d time.Duration) error {
-				waited = append(waited, d)
-				return nil
-			},
-		}),
+		webhook.WithTransport(transport.NewSync(transport.WithClock(clk), transport.WithMaxDefer(90*time.Minute))),
 		webhook.WithBackOff(func() backoff.BackOff {
 			return backoff.WithMaxRetries(backoff.NewConstantBackOff(time.Millisecond), 4)
 		}),
@@ -117,8 +113,11 @@ func TestDispatcherBreakerDefers(t *testing.T) {
 	require.Len(t, dels, 1)
 	assert.Equal(t, webhook.StatusFailed, dels[0].Status)
 	assert.ErrorIs(t, dels[0].Err, health.ErrCircuitOpen)
-	assert.EqualValues(t, 2, hits.Load(), "no request once the breaker is open")
-	assert.Equal(t, 2, dels[0].Attempts, "deferred attempts are not attempts")
-	require.Len(t, waited, 3)
-	assert.InDelta(t, time.Hour, waited[2], float64(time.Second))
+	assert.EqualValues(t, 3, hits.Load(), "two failures open the breaker, then one probe an hour later")
+	assert.Equal(t, 3, dels[0].Attempts, "deferred attempts are not attempts")
+	assert.Equal(t, []time.Duration{
+		time.Millisecond, time.Millisecond, // backoff after the two failures that open the breaker
+		time.Hour - time.Millisecond, // deferred until it half-opens
+		time.Millisecond,             // backoff after the failed probe; the next hour's wait exceeds MaxDefer
+	}, clk.Waits())
 }

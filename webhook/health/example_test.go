@@ -2,7 +2,9 @@ package health_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +13,8 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
+	"github.com/outhook/outhook/internal/clocktest"
+	"github.com/outhook/outhook/transport"
 	"github.com/outhook/outhook/trigger"
 	"github.com/outhook/outhook/webhook"
 	"github.com/outhook/outhook/webhook/health"
@@ -37,7 +41,7 @@ func ExampleNew() {
 	rec := &webhook.Webhook{Name: "CRM sync", Triggers: []string{"myapp/page-updated"}, URL: receiver.URL}
 	_ = store.Create(ctx, rec)
 
-	quiet := slog.New(slog.DiscardHandler)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	m := health.New(store,
 		health.WithLogger(quiet),
 		// Disable after 3 failed attempts in a row; a real policy adds time,
@@ -46,7 +50,7 @@ func ExampleNew() {
 		health.WithBreaker(health.Breaker{Failures: 5, OpenFor: time.Minute}),
 		health.WithRateLimit(10, 20),
 		health.WithConcurrencyLimit(4),
-		health.OnDisable(func(ctx context.Context, w *webhook.Webhook, reason string) {
+		health.WithOnDisable(func(ctx context.Context, w *webhook.Webhook, reason string) {
 			// reason: "endpoint failing since <RFC 3339 time>: <details>"
 			_, details, _ := strings.Cut(reason, "Z: ")
 			fmt.Printf("disabled %q: %s\n", w.Name, details)
@@ -66,4 +70,47 @@ func ExampleNew() {
 	// Output:
 	// disabled "CRM sync": 3 consecutive failures, last: receiver answered HTTP 503
 	// breaker: closed
+}
+
+func ExampleMonitor_State() {
+	ctx := context.Background()
+	store := webhook.NewMemoryStore()
+	rec := &webhook.Webhook{Name: "CRM sync", Triggers: []string{"myapp/page-updated"}, URL: "https://crm.example.com/hook"}
+	_ = store.Create(ctx, rec)
+
+	// A manual test clock, so that the times printed are fixed; any
+	// transport.Clock does, and transport.SystemClock is the default.
+	clock := clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	m := health.New(store,
+		health.WithClock(clock),
+		health.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		health.WithBreaker(health.Breaker{Failures: 3, OpenFor: time.Minute}),
+	)
+	// Stands in for the Sender: the receiver refuses every connection.
+	refused := func(ctx context.Context, env transport.Envelope, n int) transport.Attempt {
+		return transport.Attempt{Number: n, Outcome: transport.Retry, Err: errors.New("connection refused")}
+	}
+	attempt := m.Middleware()(refused)
+	env := transport.Envelope{WebhookID: rec.ID, Trigger: "myapp/page-updated"}
+
+	for n := 1; n <= 4; n++ {
+		fmt.Printf("attempt %d: %s\n", n, attempt(ctx, env, n).Outcome)
+		clock.Advance(time.Second)
+	}
+	st := m.State(rec.ID)
+	fmt.Println("failures:", st.ConsecutiveFailures, "since", st.FirstFailure.Format(time.TimeOnly))
+	fmt.Println("last error:", st.LastError)
+	fmt.Println("breaker:", st.Breaker, "until", st.HalfOpenAt.Format(time.TimeOnly))
+
+	clock.Advance(time.Minute)
+	fmt.Println("a minute later:", m.State(rec.ID).Breaker)
+	// Output:
+	// attempt 1: retry
+	// attempt 2: retry
+	// attempt 3: retry
+	// attempt 4: defer
+	// failures: 3 since 12:00:00
+	// last error: connection refused
+	// breaker: open until 12:01:02
+	// a minute later: half-open
 }

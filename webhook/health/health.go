@@ -106,12 +106,23 @@ type EndpointState struct {
 	InFlight int
 }
 
+// Store is what the Monitor needs of a webhook.Store: reading a record, to
+// learn its host and to disable it, and writing the disabled record back.
+// Every webhook.Store, *webhook.MemoryStore included, is a Store.
+type Store interface {
+	// Get returns the record with id, or an error matching webhook.ErrNotFound.
+	Get(ctx context.Context, id uuid.UUID) (*webhook.Webhook, error)
+	// Update replaces the stored record with the same ID.
+	Update(ctx context.Context, w *webhook.Webhook) error
+}
+
 // Option configures a Monitor.
 type Option func(*Monitor)
 
 // WithClock sets the clock for the failure streak, the breaker and the rate
-// limit (time.Now otherwise).
-func WithClock(now func() time.Time) Option { return func(m *Monitor) { m.now = now } }
+// limit, including the wait for a rate-limit slot (transport.SystemClock
+// otherwise, and for a nil c).
+func WithClock(c transport.Clock) Option { return func(m *Monitor) { m.clock = c } }
 
 // WithDisablePolicy sets when a failing record is disabled (20 failures over
 // 24 hours otherwise); DisablePolicy{} turns auto-disable off.
@@ -148,11 +159,12 @@ func WithMaxWait(d time.Duration) Option { return func(m *Monitor) { m.maxWait =
 // record and minute to learn the host.
 func WithPerHostLimits() Option { return func(m *Monitor) { m.perHost = true } }
 
-// OnDisable is called after the Monitor disabled a record and stored it, with
-// the stored record and the reason, so the application can notify its owner.
-// It runs in the worker whose attempt tipped the record over: hand slow work
-// off. ctx carries the attempt's values but not its cancellation.
-func OnDisable(fn func(ctx context.Context, w *webhook.Webhook, reason string)) Option {
+// WithOnDisable sets fn to be called after the Monitor disabled a record and
+// stored it, with the stored record and the reason, so the application can
+// notify its owner. It runs in the worker whose attempt tipped the record
+// over: hand slow work off. ctx carries the attempt's values but not its
+// cancellation.
+func WithOnDisable(fn func(ctx context.Context, w *webhook.Webhook, reason string)) Option {
 	return func(m *Monitor) { m.onDisable = fn }
 }
 
@@ -166,8 +178,8 @@ func WithLogger(l *slog.Logger) Option { return func(m *Monitor) { m.log = l } }
 // keeps state only for records it has seen attempts for and that still exist
 // and are enabled.
 type Monitor struct {
-	store       webhook.Store
-	now         func() time.Time
+	store       Store
+	clock       transport.Clock
 	policy      DisablePolicy
 	brk         Breaker
 	rps         rate.Limit
@@ -210,12 +222,12 @@ type gate struct {
 }
 
 // New returns a Monitor that disables records in store, which should be the
-// Store the Sender reads. A nil store turns auto-disable off. State lives in
-// memory: with a durable transport each worker process has its own Monitor.
-func New(store webhook.Store, opts ...Option) *Monitor {
+// webhook.Store the Sender reads. A nil store turns auto-disable off. State
+// lives in memory: with a durable transport each worker process has its own
+// Monitor.
+func New(store Store, opts ...Option) *Monitor {
 	m := &Monitor{
 		store:   store,
-		now:     time.Now,
 		policy:  DisablePolicy{Failures: DefaultDisableFailures, After: DefaultDisableAfter},
 		brk:     Breaker{Failures: DefaultBreakerFailures},
 		rps:     rate.Inf,
@@ -230,6 +242,9 @@ func New(store webhook.Store, opts ...Option) *Monitor {
 		m.brk.OpenFor = DefaultBreakerOpenFor
 	}
 	m.brk.Probes = max(m.brk.Probes, 1)
+	if m.clock == nil {
+		m.clock = transport.SystemClock{}
+	}
 	if m.log == nil {
 		m.log = slog.Default()
 	}
@@ -262,7 +277,7 @@ type ticket struct {
 func (m *Monitor) attempt(ctx context.Context, env transport.Envelope, n int, next transport.AttemptFunc) transport.Attempt {
 	id := env.WebhookID
 	key, host := m.key(ctx, id)
-	now := m.now()
+	now := m.clock.Now()
 
 	m.mu.Lock()
 	rec := m.attach(id, key, host, now)
@@ -274,12 +289,12 @@ func (m *Monitor) attempt(ctx context.Context, env transport.Envelope, n int, ne
 	}
 
 	if wait > 0 {
-		t := time.NewTimer(wait)
+		t := m.clock.NewTimer(wait)
 		select {
-		case <-t.C:
+		case <-t.C():
 		case <-ctx.Done():
 			t.Stop()
-			m.finish(tk, m.now(), excluded, true)
+			m.finish(tk, m.clock.Now(), excluded, true)
 			return transport.Attempt{Number: n, Start: now, Outcome: transport.Defer, RetryAfter: wait,
 				Err: fmt.Errorf("%w: webhook %s: %w", ErrRateLimited, id, ctx.Err())}
 		}
@@ -288,7 +303,7 @@ func (m *Monitor) attempt(ctx context.Context, env transport.Envelope, n int, ne
 	reported := false
 	defer func() {
 		if !reported { // next panicked
-			m.finish(tk, m.now(), excluded, false)
+			m.finish(tk, m.clock.Now(), excluded, false)
 		}
 	}()
 	at := next(ctx, env, n)
@@ -303,7 +318,7 @@ func (m *Monitor) key(ctx context.Context, id uuid.UUID) (gateKey, string) {
 	if !m.perHost {
 		return gateKey{id: id}, ""
 	}
-	now := m.now()
+	now := m.clock.Now()
 	m.mu.Lock()
 	if rec := m.records[id]; rec != nil && rec.host != "" && now.Sub(rec.hostAt) < hostTTL {
 		h := rec.host
@@ -421,7 +436,7 @@ func (m *Monitor) finishLocked(tk ticket, now time.Time, v verdict, refund bool)
 // observe files the attempt's result: on the breaker, on the record's
 // streak, and disables the record when the policy says so.
 func (m *Monitor) observe(ctx context.Context, id uuid.UUID, tk ticket, at transport.Attempt) {
-	now := m.now()
+	now := m.clock.Now()
 	refused := errors.Is(at.Err, webhook.ErrWebhookGone) || errors.Is(at.Err, webhook.ErrWebhookDisabled)
 	v := excluded
 	switch {
@@ -534,7 +549,7 @@ func (m *Monitor) Reset(id uuid.UUID) {
 // State returns the health of the record id; the zero EndpointState (a
 // closed breaker, no failures) for a record without attempts.
 func (m *Monitor) State(id uuid.UUID) EndpointState {
-	now := m.now()
+	now := m.clock.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	rec := m.records[id]

@@ -42,8 +42,8 @@ func TestAutoDisable(t *testing.T) {
 			store := webhook.NewMemoryStore()
 			w := newRecord(t, store, "https://example.com/hook")
 			calls := &disabledCalls{}
-			m := health.New(store, health.WithClock(clk.Now), health.WithDisablePolicy(tt.policy),
-				health.WithBreaker(health.Breaker{}), health.OnDisable(calls.fn), health.WithLogger(quietLogger()))
+			m := health.New(store, health.WithClock(clk), health.WithDisablePolicy(tt.policy),
+				health.WithBreaker(health.Breaker{}), health.WithOnDisable(calls.fn), health.WithLogger(quietLogger()))
 			fs := newFakeSender(store, http.StatusServiceUnavailable)
 			attempt := m.Middleware()(fs.attempt)
 
@@ -86,7 +86,7 @@ func TestSuccessResetsStreak(t *testing.T) {
 	clk := newClock()
 	store := webhook.NewMemoryStore()
 	w := newRecord(t, store, "https://example.com/hook")
-	m := health.New(store, health.WithClock(clk.Now), health.WithDisablePolicy(health.DisablePolicy{Failures: 3}),
+	m := health.New(store, health.WithClock(clk), health.WithDisablePolicy(health.DisablePolicy{Failures: 3}),
 		health.WithBreaker(health.Breaker{}))
 	fs := newFakeSender(store, http.StatusBadGateway)
 	attempt := m.Middleware()(fs.attempt)
@@ -120,7 +120,7 @@ func TestReenableResets(t *testing.T) {
 	w := newRecord(t, store, "https://example.com/hook")
 	calls := &disabledCalls{}
 	m := health.New(store, health.WithDisablePolicy(health.DisablePolicy{Failures: 3}),
-		health.WithBreaker(health.Breaker{}), health.OnDisable(calls.fn), health.WithLogger(quietLogger()))
+		health.WithBreaker(health.Breaker{}), health.WithOnDisable(calls.fn), health.WithLogger(quietLogger()))
 	fs := newFakeSender(store, http.StatusInternalServerError)
 	attempt := m.Middleware()(fs.attempt)
 
@@ -176,7 +176,7 @@ func TestRefusedAttemptsAreNotCounted(t *testing.T) {
 			w := newRecord(t, store, "https://example.com/hook")
 			calls := &disabledCalls{}
 			m := health.New(store, health.WithDisablePolicy(health.DisablePolicy{Failures: 1}),
-				health.WithBreaker(health.Breaker{Failures: 1}), health.OnDisable(calls.fn))
+				health.WithBreaker(health.Breaker{Failures: 1}), health.WithOnDisable(calls.fn))
 			fs := newFakeSender(store, http.StatusServiceUnavailable)
 			attempt := m.Middleware()(fs.attempt)
 			tt.prepare(t, store, w)
@@ -227,7 +227,7 @@ func TestBreaker(t *testing.T) {
 			clk := newClock()
 			store := webhook.NewMemoryStore()
 			w := newRecord(t, store, "https://example.com/hook")
-			m := health.New(store, health.WithClock(clk.Now), health.WithLogger(quietLogger()),
+			m := health.New(store, health.WithClock(clk), health.WithLogger(quietLogger()),
 				health.WithBreaker(health.Breaker{Failures: 3, OpenFor: openFor, Probes: tt.probes}))
 			fs := newFakeSender(store, http.StatusServiceUnavailable)
 			attempt := m.Middleware()(fs.attempt)
@@ -279,7 +279,7 @@ func TestBreakerHalfOpenLimitsProbes(t *testing.T) {
 	clk := newClock()
 	store := webhook.NewMemoryStore()
 	w := newRecord(t, store, "https://example.com/hook")
-	m := health.New(store, health.WithClock(clk.Now), health.WithLogger(quietLogger()),
+	m := health.New(store, health.WithClock(clk), health.WithLogger(quietLogger()),
 		health.WithBreaker(health.Breaker{Failures: 1, OpenFor: time.Minute}))
 	fs := newFakeSender(store, http.StatusServiceUnavailable)
 	g := newGatedNext(http.StatusOK)
@@ -319,7 +319,7 @@ func TestBreakerIgnoresStaleResults(t *testing.T) {
 	clk := newClock()
 	store := webhook.NewMemoryStore()
 	w := newRecord(t, store, "https://example.com/hook")
-	m := health.New(store, health.WithClock(clk.Now), health.WithLogger(quietLogger()),
+	m := health.New(store, health.WithClock(clk), health.WithLogger(quietLogger()),
 		health.WithBreaker(health.Breaker{Failures: 1, OpenFor: time.Minute}))
 	slow := newGatedNext(http.StatusOK)
 	fs := newFakeSender(store, http.StatusServiceUnavailable)
@@ -340,7 +340,7 @@ func TestRateLimit(t *testing.T) {
 	store := webhook.NewMemoryStore()
 	w := newRecord(t, store, "https://example.com/hook")
 	other := newRecord(t, store, "https://example.com/other")
-	m := health.New(store, health.WithClock(clk.Now), health.WithRateLimit(1, 2), health.WithMaxWait(0))
+	m := health.New(store, health.WithClock(clk), health.WithRateLimit(1, 2), health.WithMaxWait(0))
 	fs := newFakeSender(store, http.StatusOK)
 	attempt := m.Middleware()(fs.attempt)
 
@@ -360,21 +360,28 @@ func TestRateLimit(t *testing.T) {
 	assert.Equal(t, transport.Defer, attempt(ctx, envelope(w.ID), 1).Outcome)
 }
 
-// A delay within WithMaxWait is waited out in the worker rather than deferred.
+// A delay within WithMaxWait is waited out in the worker, on the clock,
+// rather than deferred.
 func TestRateLimitShortWait(t *testing.T) {
 	ctx := context.Background()
+	clk := newClock()
 	store := webhook.NewMemoryStore()
 	w := newRecord(t, store, "https://example.com/hook")
-	m := health.New(store, health.WithRateLimit(200, 1), health.WithMaxWait(time.Second))
+	m := health.New(store, health.WithClock(clk), health.WithRateLimit(200, 1), health.WithMaxWait(time.Second))
 	fs := newFakeSender(store, http.StatusOK)
 	attempt := m.Middleware()(fs.attempt)
 
-	start := time.Now()
-	for range 3 {
-		require.Equal(t, transport.Success, attempt(ctx, envelope(w.ID), 1).Outcome)
+	require.Equal(t, transport.Success, attempt(ctx, envelope(w.ID), 1).Outcome, "the burst")
+	for n := 2; n <= 3; n++ {
+		at, done := start(func() transport.Attempt { return attempt(ctx, envelope(w.ID), n) })
+		require.True(t, clk.WaitTimers(1, done), "the attempt waits for its slot")
+		clk.Advance(4 * time.Millisecond)
+		assert.Equal(t, 1, clk.Timers(), "a slot every 5ms")
+		assert.EqualValues(t, n-1, fs.requests.Load(), "no request before the slot")
+		clk.Advance(time.Millisecond)
+		assert.Equal(t, transport.Success, (<-at).Outcome)
+		assert.EqualValues(t, n, fs.requests.Load())
 	}
-	assert.GreaterOrEqual(t, time.Since(start), 9*time.Millisecond, "two waits of 5ms")
-	assert.EqualValues(t, 3, fs.requests.Load())
 }
 
 func TestConcurrencyLimit(t *testing.T) {
@@ -425,7 +432,7 @@ func TestPerHostLimits(t *testing.T) {
 			a := newRecord(t, store, "https://Example.com/a")
 			b := newRecord(t, store, "https://example.com/b")
 			elsewhere := newRecord(t, store, "https://example.org/c")
-			opts := append([]health.Option{health.WithClock(clk.Now), health.WithLogger(quietLogger()),
+			opts := append([]health.Option{health.WithClock(clk), health.WithLogger(quietLogger()),
 				health.WithBreaker(health.Breaker{Failures: 2})}, tt.opts...)
 			m := health.New(store, opts...)
 			failing := newFakeSender(store, http.StatusServiceUnavailable)
@@ -451,7 +458,7 @@ func TestConcurrentFailuresDisableOnce(t *testing.T) {
 	w := newRecord(t, store, "https://example.com/hook")
 	calls := &disabledCalls{}
 	m := health.New(store, health.WithDisablePolicy(health.DisablePolicy{Failures: 5}),
-		health.WithBreaker(health.Breaker{}), health.OnDisable(calls.fn), health.WithLogger(quietLogger()))
+		health.WithBreaker(health.Breaker{}), health.WithOnDisable(calls.fn), health.WithLogger(quietLogger()))
 	fs := newFakeSender(store, http.StatusServiceUnavailable)
 	attempt := m.Middleware()(fs.attempt)
 
@@ -502,7 +509,7 @@ func TestDisableRetriesAfterStoreError(t *testing.T) {
 	w := newRecord(t, store, "https://example.com/hook")
 	calls := &disabledCalls{}
 	m := health.New(store, health.WithDisablePolicy(health.DisablePolicy{Failures: 2}),
-		health.WithBreaker(health.Breaker{}), health.OnDisable(calls.fn), health.WithLogger(quietLogger()))
+		health.WithBreaker(health.Breaker{}), health.WithOnDisable(calls.fn), health.WithLogger(quietLogger()))
 	attempt := m.Middleware()(newFakeSender(store, http.StatusServiceUnavailable).attempt)
 
 	for range 2 {
@@ -524,21 +531,33 @@ func TestDisableRetriesAfterStoreError(t *testing.T) {
 }
 
 // An attempt waiting for its rate-limit slot gives up with its context,
-// without a request.
+// without a request, and stops its timer.
 func TestRateLimitWaitHonoursContext(t *testing.T) {
+	clk := newClock()
 	store := webhook.NewMemoryStore()
 	w := newRecord(t, store, "https://example.com/hook")
-	m := health.New(store, health.WithRateLimit(0.001, 1), health.WithMaxWait(time.Hour))
+	m := health.New(store, health.WithClock(clk), health.WithRateLimit(0.001, 1), health.WithMaxWait(time.Hour))
 	fs := newFakeSender(store, http.StatusOK)
 	attempt := m.Middleware()(fs.attempt)
 
 	require.Equal(t, transport.Success, attempt(context.Background(), envelope(w.ID), 1).Outcome)
 	ctx, cancel := context.WithCancel(context.Background())
+	res, done := start(func() transport.Attempt { return attempt(ctx, envelope(w.ID), 2) })
+	require.True(t, clk.WaitTimers(1, done), "the attempt waits for its slot")
+	require.Equal(t, 1, m.State(w.ID).InFlight)
 	cancel()
-	at := attempt(ctx, envelope(w.ID), 2)
+	at := <-res
 	assert.Equal(t, transport.Defer, at.Outcome)
 	assert.ErrorIs(t, at.Err, health.ErrRateLimited)
 	assert.ErrorIs(t, at.Err, context.Canceled)
+	assert.Equal(t, 1000*time.Second, at.RetryAfter)
 	assert.EqualValues(t, 1, fs.requests.Load())
 	assert.Equal(t, 0, m.State(w.ID).InFlight)
+	assert.Equal(t, 0, clk.Timers(), "the timer is stopped")
 }
+
+// Every webhook.Store, and so *webhook.MemoryStore, is a health.Store.
+var (
+	_ health.Store = webhook.Store(nil)
+	_ health.Store = (*webhook.MemoryStore)(nil)
+)

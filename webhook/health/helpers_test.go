@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -13,30 +14,19 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/outhook/outhook/internal/clocktest"
 	"github.com/outhook/outhook/transport"
 	"github.com/outhook/outhook/webhook"
 )
 
 const testTrigger = "myapp/page-updated"
 
-// clock is a settable injected clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// newClock returns a manual clock at a fixed time: time moves only when a
+// test advances it, and rate-limit waits end only then.
+func newClock() *clocktest.Clock { return clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+func newJumpClock() *clocktest.Jumping {
+	return clocktest.NewJumping(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // fakeSender stands in for webhook.Sender's attempt: it refuses deleted and
@@ -103,6 +93,17 @@ func async(fn func() transport.Attempt) <-chan transport.Attempt {
 	return ch
 }
 
+// start runs fn in a goroutine and returns a channel with its attempt and
+// one closed when fn has returned.
+func start(fn func() transport.Attempt) (<-chan transport.Attempt, <-chan struct{}) {
+	ch, done := make(chan transport.Attempt, 1), make(chan struct{})
+	go func() {
+		defer close(done)
+		ch <- fn()
+	}()
+	return ch, done
+}
+
 func newRecord(t *testing.T, store webhook.Store, url string) *webhook.Webhook {
 	t.Helper()
 	w := &webhook.Webhook{Name: "test", Triggers: []string{testTrigger}, URL: url}
@@ -114,9 +115,9 @@ func envelope(id uuid.UUID) transport.Envelope {
 	return transport.Envelope{DeliveryID: uuid.New(), WebhookID: id, Trigger: testTrigger, Body: []byte(`{}`)}
 }
 
-func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// disabledCalls records OnDisable calls.
+// disabledCalls records WithOnDisable calls.
 type disabledCalls struct {
 	mu      sync.Mutex
 	records []*webhook.Webhook

@@ -28,61 +28,78 @@ type clientConfig struct {
 	tlsConfig             *tls.Config
 }
 
-// ClientOption configures NewClient and NewTransport.
-type ClientOption func(*clientConfig)
+// ClientOption configures NewClient. Every TransportOption is a ClientOption
+// too; WithTimeout and WithRedirects, which concern the client rather than
+// its transport, are ClientOptions only, so NewTransport cannot be given them.
+type ClientOption interface {
+	applyClient(*clientConfig)
+}
+
+// TransportOption configures NewTransport, and the transport of NewClient.
+type TransportOption interface {
+	ClientOption
+	applyTransport(*clientConfig)
+}
+
+// clientOption concerns the *http.Client itself.
+type clientOption func(*clientConfig)
+
+func (o clientOption) applyClient(c *clientConfig) { o(c) }
+
+// transportOption concerns the transport, whichever constructor builds it.
+type transportOption func(*clientConfig)
+
+func (o transportOption) applyClient(c *clientConfig)    { o(c) }
+func (o transportOption) applyTransport(c *clientConfig) { o(c) }
 
 // WithTimeout bounds a whole request, from dialing to reading the last byte
 // of the response body (http.Client.Timeout). Zero means no limit beyond the
-// request's context. Default DefaultTimeout. NewTransport ignores it.
+// request's context. Default DefaultTimeout.
 func WithTimeout(d time.Duration) ClientOption {
-	return func(c *clientConfig) { c.timeout = d }
+	return clientOption(func(c *clientConfig) { c.timeout = d })
 }
 
 // WithTLSHandshakeTimeout bounds the TLS handshake. Default
 // DefaultTLSHandshakeTimeout.
-func WithTLSHandshakeTimeout(d time.Duration) ClientOption {
-	return func(c *clientConfig) { c.tlsHandshakeTimeout = d }
+func WithTLSHandshakeTimeout(d time.Duration) TransportOption {
+	return transportOption(func(c *clientConfig) { c.tlsHandshakeTimeout = d })
 }
 
 // WithResponseHeaderTimeout bounds the wait for the response headers once
 // the request is written. Default DefaultResponseHeaderTimeout.
-func WithResponseHeaderTimeout(d time.Duration) ClientOption {
-	return func(c *clientConfig) { c.responseHeaderTimeout = d }
+func WithResponseHeaderTimeout(d time.Duration) TransportOption {
+	return transportOption(func(c *clientConfig) { c.responseHeaderTimeout = d })
 }
 
 // WithMaxIdleConnsPerHost sets how many idle connections are kept per host
 // for reuse. Default DefaultMaxIdleConnsPerHost, well above net/http's 2,
 // because one event often fans out to several endpoints of one host.
-func WithMaxIdleConnsPerHost(n int) ClientOption {
-	return func(c *clientConfig) { c.maxIdleConnsPerHost = n }
+func WithMaxIdleConnsPerHost(n int) TransportOption {
+	return transportOption(func(c *clientConfig) { c.maxIdleConnsPerHost = n })
 }
 
 // WithRedirects lets the client follow up to n redirects. Each hop is checked
 // by the guard (host before the request, address at dial time) and a hop from
 // https to http is refused. Default 0: a redirect fails with a
-// *RedirectError. NewTransport ignores it.
+// *RedirectError.
 func WithRedirects(n int) ClientOption {
-	return func(c *clientConfig) { c.redirects = n }
+	return clientOption(func(c *clientConfig) { c.redirects = n })
 }
 
 // WithTLSConfig sets the TLS configuration, which is cloned. By default
 // certificates are verified and TLS 1.2 is the minimum. Setting
 // InsecureSkipVerify here is the caller's decision and should be logged.
-func WithTLSConfig(cfg *tls.Config) ClientOption {
-	return func(c *clientConfig) { c.tlsConfig = cfg }
+func WithTLSConfig(cfg *tls.Config) TransportOption {
+	return transportOption(func(c *clientConfig) { c.tlsConfig = cfg })
 }
 
-func newClientConfig(opts []ClientOption) clientConfig {
-	c := clientConfig{
+func defaultClientConfig() clientConfig {
+	return clientConfig{
 		timeout:               DefaultTimeout,
 		tlsHandshakeTimeout:   DefaultTLSHandshakeTimeout,
 		responseHeaderTimeout: DefaultResponseHeaderTimeout,
 		maxIdleConnsPerHost:   DefaultMaxIdleConnsPerHost,
 	}
-	for _, o := range opts {
-		o(&c)
-	}
-	return c
 }
 
 // NewClient returns an *http.Client whose connections all pass g (a nil g is
@@ -95,7 +112,10 @@ func newClientConfig(opts []ClientOption) clientConfig {
 // the guard would only see the proxy's address and the proxy would reach the
 // blocked destination for us.
 func NewClient(g *Guard, opts ...ClientOption) *http.Client {
-	c := newClientConfig(opts)
+	c := defaultClientConfig()
+	for _, o := range opts {
+		o.applyClient(&c)
+	}
 	return &http.Client{
 		Transport:     newTransport(g, c),
 		Timeout:       c.timeout,
@@ -106,8 +126,12 @@ func NewClient(g *Guard, opts ...ClientOption) *http.Client {
 // NewTransport returns the guarded *http.Transport NewClient uses, for
 // callers that build their own client around it. It has no proxy; see
 // NewClient.
-func NewTransport(g *Guard, opts ...ClientOption) *http.Transport {
-	return newTransport(g, newClientConfig(opts))
+func NewTransport(g *Guard, opts ...TransportOption) *http.Transport {
+	c := defaultClientConfig()
+	for _, o := range opts {
+		o.applyTransport(&c)
+	}
+	return newTransport(g, c)
 }
 
 func newTransport(g *Guard, c clientConfig) *http.Transport {
@@ -237,9 +261,10 @@ func WrapTransport(t *http.Transport, g *Guard) *http.Transport {
 	}
 	t = t.Clone()
 	t.Proxy = nil
-	// The deprecated hooks bypass DialContext just as DialTLSContext does.
-	t.Dial = nil
-	t.DialTLS = nil
+	// The deprecated hooks bypass the guard as DialTLSContext does (DialTLS
+	// is used whenever DialTLSContext is nil), so they must go.
+	t.Dial = nil    //lint:ignore SA1019 clearing a deprecated hook, not using it
+	t.DialTLS = nil //lint:ignore SA1019 clearing a deprecated hook, not using it
 	t.DialTLSContext = nil
 	t.DialContext = g.get().DialContext
 	// A custom DialContext would otherwise switch HTTP/2 off; an explicit

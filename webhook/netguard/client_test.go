@@ -350,6 +350,40 @@ func TestWrap(t *testing.T) {
 	})
 }
 
+// Transport options reach the transport of both constructors; client
+// options are for NewClient only and cannot be passed to NewTransport.
+func TestOptions(t *testing.T) {
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS13, ServerName: "hooks.example.com"}
+	transportOpts := []TransportOption{
+		WithTLSHandshakeTimeout(time.Second),
+		WithResponseHeaderTimeout(2 * time.Second),
+		WithMaxIdleConnsPerHost(3),
+		WithTLSConfig(tlsConfig),
+	}
+	clientOpts := []ClientOption{WithTimeout(4 * time.Second), WithRedirects(1)}
+	for _, o := range transportOpts {
+		clientOpts = append(clientOpts, o)
+	}
+	c := NewClient(nil, clientOpts...)
+	assert.Equal(t, 4*time.Second, c.Timeout)
+	for name, tr := range map[string]*http.Transport{
+		"NewClient":    c.Transport.(*http.Transport),
+		"NewTransport": NewTransport(nil, transportOpts...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			assert.Equal(t, time.Second, tr.TLSHandshakeTimeout)
+			assert.Equal(t, 2*time.Second, tr.ResponseHeaderTimeout)
+			assert.Equal(t, 3, tr.MaxIdleConnsPerHost)
+			assert.NotSame(t, tlsConfig, tr.TLSClientConfig, "cloned")
+			assert.Equal(t, "hooks.example.com", tr.TLSClientConfig.ServerName)
+		})
+	}
+	for _, o := range clientOpts[:2] {
+		_, ok := o.(TransportOption)
+		assert.False(t, ok, "%T must not be accepted by NewTransport", o)
+	}
+}
+
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"testing"
 
@@ -431,4 +432,65 @@ func TestParseInetAton(t *testing.T) {
 			assert.Equal(t, netip.MustParseAddr(tt.want), got)
 		})
 	}
+}
+
+// The zero Guard and a nil *Guard are documented to behave as New(): every
+// entry point refuses what the default guard refuses and accepts the rest.
+// Nothing here dials anything but a loopback test server, which is refused.
+func TestZeroAndNilGuard(t *testing.T) {
+	ts, hits := countingServer(t, nil)
+	guards := []struct {
+		name string
+		g    *Guard
+	}{
+		{"New()", New()},
+		{"zero", &Guard{}},
+		{"nil", nil},
+	}
+	for _, tt := range guards {
+		t.Run(tt.name, func(t *testing.T) {
+			g := tt.g
+			requireBlocked(t, g.CheckIP(netip.MustParseAddr("127.0.0.1")))
+			requireBlocked(t, g.CheckIP(netip.MustParseAddr("169.254.169.254")))
+			assert.NoError(t, g.CheckIP(netip.MustParseAddr("93.184.216.34")))
+
+			requireBlocked(t, g.CheckHost("localhost"))
+			requireBlocked(t, g.CheckHost("10.0.0.1"))
+			assert.NoError(t, g.CheckHost("hooks.example.com"))
+
+			assert.ErrorIs(t, g.CheckURL("http://127.0.0.1/hook"), ErrBlocked)
+			assert.ErrorIs(t, g.CheckURL("http://0x7f.1/"), ErrNonCanonicalIP)
+			assert.NoError(t, g.CheckURL("https://hooks.example.com/hook"))
+
+			requireBlocked(t, g.Control("tcp4", "192.168.1.1:443", nil))
+			assert.NoError(t, g.Control("tcp4", "93.184.216.34:443", nil))
+
+			// Refused before resolution or dialing: no DNS, no connection.
+			for _, addr := range []string{"127.0.0.1:80", "localhost:80", "[::1]:443"} {
+				conn, err := g.DialContext(context.Background(), "tcp", addr)
+				require.Nil(t, conn)
+				var oe *net.OpError
+				assert.ErrorAs(t, err, &oe, addr)
+				requireBlocked(t, err)
+			}
+
+			redirect := RedirectPolicy(g, 5)
+			from, err := http.NewRequest(http.MethodPost, "https://hooks.example.com/", nil)
+			require.NoError(t, err)
+			to, err := http.NewRequest(http.MethodGet, "https://127.0.0.1/admin", nil)
+			require.NoError(t, err)
+			assert.ErrorIs(t, redirect(to, []*http.Request{from}), ErrBlocked)
+
+			wrapped, err := Wrap(nil, g)
+			require.NoError(t, err)
+			for _, c := range []*http.Client{NewClient(g), {Transport: NewTransport(g)}, wrapped} {
+				resp, err := c.Get(ts.URL)
+				if resp != nil {
+					resp.Body.Close()
+				}
+				requireBlocked(t, err)
+			}
+		})
+	}
+	assert.Zero(t, hits.Load(), "the loopback server must never be reached")
 }

@@ -48,17 +48,13 @@ type Log struct {
 	d   Dialect
 }
 
-// NewLog returns a Log on db. Run Migrate first.
-func NewLog(db *sql.DB, d Dialect) *Log { return &Log{db: db, rdb: db, d: d} }
-
-// WithReader returns a copy of l that reads through rdb, a second pool on the
-// same database, as Store.WithReader does: with a single-connection SQLite
-// writer, reading the log then neither waits for nor deadlocks with an open
-// write transaction.
-func (l *Log) WithReader(rdb *sql.DB) *Log {
-	c := *l
-	c.rdb = rdb
-	return &c
+// NewLog returns a Log on db, with d its dialect. Run Migrate first.
+func NewLog(db *sql.DB, d Dialect, opts ...LogOption) *Log {
+	l := &Log{db: db, rdb: db, d: d}
+	for _, o := range opts {
+		o.applyLog(l)
+	}
+	return l
 }
 
 // RecordAttempt appends at, an attempt of env, to the log.

@@ -132,7 +132,7 @@ func TestStoreCRUD(t *testing.T) {
 	forEach(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		ctx := context.Background()
 		now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
-		store := sqlstore.New(db, d).WithClock(func() time.Time { now = now.Add(time.Second); return now })
+		store := sqlstore.New(db, d, sqlstore.WithClock(func() time.Time { now = now.Add(time.Second); return now }))
 		a := &webhook.Webhook{Name: "a", Triggers: []string{"t/one"}, URL: "https://a.example/"}
 		b := &webhook.Webhook{Name: "b", Triggers: []string{"t/one", "t/two"}, URL: "https://b.example/"}
 		require.NoError(t, store.Create(ctx, a))

@@ -26,23 +26,54 @@ type Store struct {
 
 var _ webhook.Store = (*Store)(nil)
 
-// New returns a Store on db. Run Migrate first.
-func New(db *sql.DB, d Dialect) *Store { return &Store{db: db, rdb: db, d: d, now: time.Now} }
-
-// WithReader returns a copy of s that reads through rdb, a second pool on the
-// same database. SQLite setups with a single-connection writer pool use it so
-// that reads neither wait for nor deadlock with an open write transaction.
-func (s *Store) WithReader(rdb *sql.DB) *Store {
-	c := *s
-	c.rdb = rdb
-	return &c
+// New returns a Store on db, with d its dialect. Run Migrate first.
+func New(db *sql.DB, d Dialect, opts ...StoreOption) *Store {
+	s := &Store{db: db, rdb: db, d: d, now: time.Now}
+	for _, o := range opts {
+		o.applyStore(s)
+	}
+	return s
 }
 
-// WithClock returns a copy of s that takes timestamps from now.
-func (s *Store) WithClock(now func() time.Time) *Store {
-	c := *s
-	c.now = now
-	return &c
+// StoreOption configures a Store (New).
+type StoreOption interface{ applyStore(*Store) }
+
+// LogOption configures a Log (NewLog).
+type LogOption interface{ applyLog(*Log) }
+
+// ReaderOption is a StoreOption and a LogOption; WithReader returns one.
+type ReaderOption struct{ rdb *sql.DB }
+
+func (o ReaderOption) applyStore(s *Store) {
+	if o.rdb != nil {
+		s.rdb = o.rdb
+	}
+}
+
+func (o ReaderOption) applyLog(l *Log) {
+	if o.rdb != nil {
+		l.rdb = o.rdb
+	}
+}
+
+// WithReader makes a Store or a Log read through rdb, a second pool on the
+// same database. SQLite setups with a single-connection writer pool use it
+// so that reads neither wait for nor deadlock with an open write
+// transaction.
+func WithReader(rdb *sql.DB) ReaderOption { return ReaderOption{rdb: rdb} }
+
+type storeOption func(*Store)
+
+func (o storeOption) applyStore(s *Store) { o(s) }
+
+// WithClock makes a Store take the records' timestamps from now (time.Now
+// otherwise).
+func WithClock(now func() time.Time) StoreOption {
+	return storeOption(func(s *Store) {
+		if now != nil {
+			s.now = now
+		}
+	})
 }
 
 // record is webhook.Webhook without its methods, so a MarshalJSON added for

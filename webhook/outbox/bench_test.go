@@ -106,7 +106,7 @@ func benchMemory(b *testing.B, workers int) {
 	rc := receiver(b, c)
 	store := webhook.NewMemoryStore()
 	createHook(b, store, rc.URL)
-	m := transport.NewMemory(transport.Workers(workers), transport.QueueSize(b.N+1))
+	m := transport.NewMemory(transport.WithWorkers(workers), transport.WithQueueSize(b.N+1))
 	d := webhook.NewDispatcher(store, registry(b), webhook.WithTransport(m), webhook.WithLogger(quietLogger()),
 		webhook.WithHTTPClient(&http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}))
 	ctx := context.Background()

@@ -616,8 +616,8 @@ func memoryRow(workers, n, quickN int) *row {
 				return sides{}, err
 			}
 			var current atomic.Pointer[tally] // failures go to the measurement in progress
-			mem := transport.NewMemory(transport.Workers(workers), transport.QueueSize(1_000_000), transport.MemoryLogger(e.log),
-				transport.OnDone(func(env transport.Envelope, r transport.Result) {
+			mem := transport.NewMemory(transport.WithWorkers(workers), transport.WithQueueSize(1_000_000), transport.WithLogger(e.log),
+				transport.WithOnDone(func(env transport.Envelope, r transport.Result) {
 					if r.Status != transport.StatusDelivered {
 						if t := current.Load(); t != nil {
 							t.fail(fmt.Errorf("delivery %s: %s: %v", env.DeliveryID, r.Status, r.Err))

@@ -1,6 +1,7 @@
-// Package durabletest holds test helpers for the durable transport: a
-// PostgreSQL schema per test and a receiver that records deliveries.
-package durabletest
+// Package outboxtest holds test helpers for the outbox: a receiver that
+// records deliveries by delivery ID. PostgreSQL helpers are in
+// internal/pgtest.
+package outboxtest
 
 import (
 	"context"
@@ -15,69 +16,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
-
-// PostgresEnv names the environment variable with the test database's DSN.
-const PostgresEnv = "OUTHOOK_TEST_POSTGRES"
-
-// PostgresDSN returns the test database DSN, or skips t when it is unset.
-func PostgresDSN(t testing.TB) string {
-	dsn := os.Getenv(PostgresEnv)
-	if dsn == "" {
-		t.Skip(PostgresEnv + " is not set: skipping the PostgreSQL test (set it to a postgres:// DSN of a scratch database)")
-	}
-	return dsn
-}
-
-// NewSchema creates a fresh schema in the test database and drops it when t
-// ends. It returns the schema name and a DSN whose search_path is it.
-func NewSchema(t testing.TB) (schema, dsn string) {
-	base := PostgresDSN(t)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema = "outhook_test_" + hex.EncodeToString(b[:])
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, base)
-	if err != nil {
-		t.Fatalf("connect %s: %v", PostgresEnv, err)
-	}
-	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		pool.Close()
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		defer pool.Close()
-		if _, err := pool.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return schema, WithSearchPath(base, schema)
-}
-
-// WithSearchPath adds search_path=schema to a postgres:// DSN.
-func WithSearchPath(dsn, schema string) string {
-	sep := "?"
-	for i := 0; i < len(dsn); i++ {
-		if dsn[i] == '?' {
-			sep = "&"
-		}
-	}
-	return dsn + sep + "search_path=" + schema
-}
-
-// NewPool opens a pool on dsn, closed when t ends.
-func NewPool(t testing.TB, dsn string) *pgxpool.Pool {
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		t.Fatalf("parse dsn: %v", err)
-	}
-	cfg.MaxConns = 20
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
 
 // Delivery is what the receiver saw of one delivery ID.
 type Delivery struct {

@@ -1,0 +1,384 @@
+package outbox
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+
+	"github.com/outhook/outhook/transport"
+	"github.com/outhook/outhook/transport/durable"
+	"github.com/outhook/outhook/trigger"
+	"github.com/outhook/outhook/webhook"
+	"github.com/outhook/outhook/webhook/sqlstore"
+)
+
+// Defaults of an Outbox built with New; the driver packages (outboxsqlite,
+// outboxpg) set their own measured ones.
+const (
+	DefaultWorkers             = 16
+	DefaultCompletedRetention  = 24 * time.Hour
+	DefaultDeadLetterRetention = 7 * 24 * time.Hour
+	DefaultAttemptRetention    = 30 * 24 * time.Hour
+)
+
+// Option configures an Outbox.
+type Option func(*config)
+
+type config struct {
+	workers             int
+	fetchCooldown       time.Duration
+	fetchPollInterval   time.Duration
+	completedRetention  time.Duration
+	deadLetterRetention time.Duration
+	attemptRetention    time.Duration
+	store               webhook.Store
+	reader              *sql.DB
+	senderOptions       []webhook.SenderOption
+	maxBody             int
+	logger              *slog.Logger
+	schema              string
+	jobTimeout          time.Duration
+	river               func(*river.Config)
+	rescueOnStart       bool
+	now                 func() time.Time
+}
+
+// WithWorkers sets how many deliveries this process sends at once (the
+// Queue's MaxWorkers; DefaultWorkers otherwise).
+func WithWorkers(n int) Option { return func(c *config) { c.workers = n } }
+
+// WithFetchCooldown sets River's fetch cooldown for the Queue (River's
+// default, 100 ms, otherwise).
+func WithFetchCooldown(d time.Duration) Option { return func(c *config) { c.fetchCooldown = d } }
+
+// WithFetchPollInterval sets River's fetch poll interval for the Queue
+// (River's default, 1 s, otherwise).
+func WithFetchPollInterval(d time.Duration) Option {
+	return func(c *config) { c.fetchPollInterval = d }
+}
+
+// WithCompletedRetention sets how long delivered jobs are kept (River's
+// CompletedJobRetentionPeriod; DefaultCompletedRetention otherwise).
+func WithCompletedRetention(d time.Duration) Option {
+	return func(c *config) { c.completedRetention = d }
+}
+
+// WithDeadLetterRetention sets how long discarded and cancelled jobs are
+// kept for DeadLetters and Redeliver (DefaultDeadLetterRetention otherwise).
+func WithDeadLetterRetention(d time.Duration) Option {
+	return func(c *config) { c.deadLetterRetention = d }
+}
+
+// WithAttemptRetention sets how long delivery log rows are kept
+// (DefaultAttemptRetention otherwise); a negative d keeps them forever.
+func WithAttemptRetention(d time.Duration) Option { return func(c *config) { c.attemptRetention = d } }
+
+// WithStore sets where the records live (an sqlstore.Store on the same
+// database otherwise).
+func WithStore(s webhook.Store) Option { return func(c *config) { c.store = s } }
+
+// WithReader makes the default record store and the delivery log read
+// through rdb, a second pool on the same database (see sqlstore.WithReader).
+func WithReader(rdb *sql.DB) Option { return func(c *config) { c.reader = rdb } }
+
+// WithSenderOptions configures the Sender that makes every attempt: HTTP
+// client or guard, backoff, timeouts, middleware. Without webhook.WithBackOff
+// among them, deliveries retry on durable.DefaultBackOff (about two and a
+// half days), not on webhook.DefaultBackOff (one minute). Options given in
+// several calls add up, later ones winning.
+func WithSenderOptions(opts ...webhook.SenderOption) Option {
+	return func(c *config) { c.senderOptions = append(c.senderOptions, opts...) }
+}
+
+// WithMaxBodySize caps the encoded message size (webhook.DefaultMaxBodySize
+// otherwise); Dispatch refuses a larger one with webhook.ErrBodyTooLarge.
+func WithMaxBodySize(n int) Option { return func(c *config) { c.maxBody = n } }
+
+// WithLogger sets the logger of River, the worker and the Sender
+// (slog.Default() otherwise).
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithSchema sets the database schema of River's tables (PostgreSQL);
+// outhook's own tables follow the connection's search_path.
+func WithSchema(schema string) Option { return func(c *config) { c.schema = schema } }
+
+// WithJobTimeout bounds one attempt's job (River's default, 1 minute,
+// otherwise; a negative d means none). A job running a minute longer than
+// this is taken for one of a dead process and retried (River's
+// RescueStuckJobsAfter); with no timeout, after River's default hour.
+func WithJobTimeout(d time.Duration) Option { return func(c *config) { c.jobTimeout = d } }
+
+// WithRiverConfig sets a function that edits the River config before the
+// client is built, for settings this package does not name.
+func WithRiverConfig(edit func(*river.Config)) Option { return func(c *config) { c.river = edit } }
+
+// WithRescueOnStart makes Start put deliveries left running by a crashed
+// process back in the queue at once, instead of after River's stuck-job
+// timeout. Their attempt may or may not have reached the receiver: at least
+// once. It assumes that this process is the only one working the database
+// (the embedded SQLite case, where outboxsqlite turns it on); never use it
+// when several processes work one database.
+func WithRescueOnStart(on bool) Option { return func(c *config) { c.rescueOnStart = on } }
+
+// WithClock sets the clock of the retry schedule and the log's retention
+// (time.Now otherwise). River keeps its own clock for when jobs run.
+func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// Outbox is the ready-made durable setup: a River client working the
+// durable.Queue, the River transport, a Dispatcher wired to it, the record
+// Store and the delivery log, all in one database. Build one with
+// outboxsqlite.Open or outboxpg.New (or New with any River driver), then
+// Migrate and Start.
+type Outbox[TTx any] struct {
+	client     *river.Client[TTx]
+	transport  *durable.Transport[TTx]
+	dispatcher *webhook.Dispatcher
+	store      webhook.Store
+	log        *sqlstore.Log
+
+	driver  riverdriver.Driver[TTx]
+	db      *sql.DB
+	dialect sqlstore.Dialect
+	schema  string
+	logger  *slog.Logger
+	rescue  bool
+	// begin starts a transaction for Redeliver when TTx is *sql.Tx.
+	begin func(ctx context.Context) (tx TTx, commit, rollback func() error, err error)
+}
+
+// Client returns the River client; insert your own jobs with it too.
+func (o *Outbox[TTx]) Client() *river.Client[TTx] { return o.client }
+
+// Transport returns the River transport deliveries are enqueued through.
+func (o *Outbox[TTx]) Transport() *durable.Transport[TTx] { return o.transport }
+
+// Dispatcher returns the Dispatcher, whose transport is Transport.
+func (o *Outbox[TTx]) Dispatcher() *webhook.Dispatcher { return o.dispatcher }
+
+// Store returns the record store.
+func (o *Outbox[TTx]) Store() webhook.Store { return o.store }
+
+// Log returns the delivery log: every attempt of every delivery.
+func (o *Outbox[TTx]) Log() *sqlstore.Log { return o.log }
+
+// rescueAfter is River's RescueStuckJobsAfter for a JobTimeout. An attempt
+// cannot outlive its job's timeout, so a job running a minute longer belongs
+// to a process that died: retry it then, not after River's default hour.
+// Without a timeout (-1) a job may legitimately run for long, and rescuing
+// it early would send it twice at once: River's default stays.
+func rescueAfter(jobTimeout time.Duration) time.Duration {
+	if jobTimeout < 0 {
+		return 0
+	}
+	return cmp.Or(jobTimeout, river.JobTimeoutDefault) + time.Minute
+}
+
+// viaOutbox is the Dispatcher's transport: the River transport, which exists
+// only once the client it needs is built, after the Dispatcher.
+type viaOutbox[TTx any] struct{ o *Outbox[TTx] }
+
+func (v viaOutbox[TTx]) Send(ctx context.Context, a transport.Attempter, envs []transport.Envelope) ([]transport.Result, error) {
+	return v.o.transport.Send(ctx, a, envs)
+}
+
+func newConfig(opts []Option) config {
+	c := config{workers: DefaultWorkers, completedRetention: DefaultCompletedRetention,
+		deadLetterRetention: DefaultDeadLetterRetention, attemptRetention: DefaultAttemptRetention, now: time.Now}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.workers <= 0 {
+		c.workers = DefaultWorkers
+	}
+	return c
+}
+
+// New builds an Outbox on a River driver and the *sql.DB of the same
+// database (for outhook's tables), with d its dialect. It does not touch the
+// database: call Migrate, then Start.
+func New[TTx any](driver riverdriver.Driver[TTx], db *sql.DB, d sqlstore.Dialect, reg *trigger.Registry, opts ...Option) (*Outbox[TTx], error) {
+	cfg := newConfig(opts)
+	store := cfg.store
+	if store == nil {
+		store = sqlstore.New(db, d, sqlstore.WithReader(cfg.reader))
+	}
+	o := &Outbox[TTx]{driver: driver, db: db, dialect: d, schema: cfg.schema, logger: cfg.logger,
+		rescue: cfg.rescueOnStart, store: store, log: sqlstore.NewLog(db, d, sqlstore.WithReader(cfg.reader))}
+	// The caller's options come after the defaults, so theirs win.
+	sopts := append([]webhook.SenderOption{webhook.WithLogger(cfg.logger), webhook.WithBackOff(durable.DefaultBackOff)},
+		cfg.senderOptions...)
+	dopts := []webhook.DispatcherOption{webhook.WithTransport(viaOutbox[TTx]{o})}
+	if cfg.maxBody > 0 {
+		dopts = append(dopts, webhook.WithMaxBodySize(cfg.maxBody))
+	}
+	for _, so := range sopts {
+		dopts = append(dopts, so)
+	}
+	o.dispatcher = webhook.NewDispatcher(store, reg, dopts...)
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, durable.NewWorker(o.dispatcher.Sender(), durable.WithAttemptLog(o.log),
+		durable.WithLogger(cfg.logger), durable.WithJobTimeout(cfg.jobTimeout), durable.WithClock(cfg.now)))
+	rc := &river.Config{
+		Logger:                      cfg.logger,
+		Schema:                      cfg.schema,
+		Workers:                     workers,
+		CompletedJobRetentionPeriod: cfg.completedRetention,
+		DiscardedJobRetentionPeriod: cfg.deadLetterRetention,
+		CancelledJobRetentionPeriod: cfg.deadLetterRetention,
+		Queues: map[string]river.QueueConfig{durable.Queue: {
+			MaxWorkers: cfg.workers, FetchCooldown: cfg.fetchCooldown, FetchPollInterval: cfg.fetchPollInterval,
+		}},
+	}
+	if cfg.attemptRetention > 0 {
+		river.AddWorker(workers, durable.NewPruneWorker(o.log, cfg.attemptRetention, cfg.now))
+		rc.PeriodicJobs = append(rc.PeriodicJobs, durable.PrunePeriodicJob(min(cfg.attemptRetention/4, time.Hour)))
+	}
+	if cfg.jobTimeout != 0 {
+		rc.JobTimeout = cfg.jobTimeout
+	}
+	rescue := rescueAfter(rc.JobTimeout)
+	rc.RescueStuckJobsAfter = rescue
+	if cfg.river != nil {
+		cfg.river(rc)
+		if rc.RescueStuckJobsAfter == rescue { // follow a JobTimeout the callback changed
+			rc.RescueStuckJobsAfter = rescueAfter(rc.JobTimeout)
+		}
+	}
+	if _, ok := any((*TTx)(nil)).(**sql.Tx); ok {
+		o.begin = func(ctx context.Context) (TTx, func() error, func() error, error) {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				var zero TTx
+				return zero, nil, nil, err
+			}
+			return any(tx).(TTx), tx.Commit, tx.Rollback, nil
+		}
+	}
+	client, err := river.NewClient(driver, rc)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: river client: %w", err)
+	}
+	o.client = client
+	o.transport = durable.New(client)
+	return o, nil
+}
+
+// Migrate brings the database up to date: River's migrations and the index
+// Redeliver uses (durable.Migrate), and outhook's tables (sqlstore.Migrate).
+// It is idempotent.
+func (o *Outbox[TTx]) Migrate(ctx context.Context) error {
+	if err := durable.Migrate(ctx, o.driver, o.db, o.schema, o.logger); err != nil {
+		return err
+	}
+	return sqlstore.Migrate(ctx, o.db, o.dialect)
+}
+
+// rescueRunning puts the deliveries a crashed process left running back in
+// the queue (WithRescueOnStart). River has no API for it (JobRetry leaves
+// running jobs alone), so this writes River's job table directly: the one
+// write outside River's API, which TestRescueOnStart checks against the
+// River version in go.mod.
+func (o *Outbox[TTx]) rescueRunning(ctx context.Context) error {
+	table := "river_job"
+	if o.schema != "" {
+		table = `"` + strings.ReplaceAll(o.schema, `"`, `""`) + `".river_job`
+	}
+	q := "UPDATE " + table + " SET state = 'available' WHERE state = 'running' AND kind = '" + durable.Kind + "'"
+	if _, err := o.db.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("outbox: rescue running deliveries: %w", err)
+	}
+	return nil
+}
+
+// Start starts working deliveries; it returns once the client runs. The
+// client keeps running after Start returns, until Stop or Close, but it also
+// stops, cancelling the attempts in flight, when ctx ends (River's rule):
+// pass a context that lives as long as the Outbox, not a request's.
+//
+// With WithRescueOnStart it first puts deliveries a crash left running back
+// in the queue.
+func (o *Outbox[TTx]) Start(ctx context.Context) error {
+	if o.rescue {
+		if err := o.rescueRunning(ctx); err != nil {
+			return err
+		}
+	}
+	return o.client.Start(ctx)
+}
+
+// Stop stops fetching new deliveries and waits for the running attempts to
+// finish, or for ctx to end.
+func (o *Outbox[TTx]) Stop(ctx context.Context) error { return o.client.Stop(ctx) }
+
+// stopTimeout bounds how long Close waits for cancelled attempts.
+const stopTimeout = 10 * time.Second
+
+// Close stops the client like Stop. If ctx ends first, it cancels the
+// attempts still running (River's StopAndCancel; they are retried later, with
+// the same delivery ID) and waits for them up to 10 seconds more, so that
+// no River goroutine outlives Close; the error then says ctx ended. It closes
+// no database: the driver packages' Close does that too.
+func (o *Outbox[TTx]) Close(ctx context.Context) error {
+	err := o.client.Stop(ctx)
+	if err == nil {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	defer cancel()
+	return errors.Join(fmt.Errorf("outbox: stop: %w", err), o.client.StopAndCancel(cctx))
+}
+
+// Dispatch enqueues msg for every active record subscribed to its trigger.
+func (o *Outbox[TTx]) Dispatch(ctx context.Context, msg trigger.Message) ([]webhook.Delivery, error) {
+	return o.dispatcher.Dispatch(ctx, msg)
+}
+
+// DispatchTx enqueues msg inside the application's transaction tx: the
+// deliveries exist if and only if tx commits.
+func (o *Outbox[TTx]) DispatchTx(ctx context.Context, tx TTx, msg trigger.Message) ([]webhook.Delivery, error) {
+	return o.dispatcher.DispatchVia(ctx, o.transport.InTx(tx), msg)
+}
+
+// DeadLetters lists deliveries that gave up; see durable.Transport.DeadLetters.
+func (o *Outbox[TTx]) DeadLetters(ctx context.Context, limit int) ([]durable.DeadLetter, error) {
+	return o.transport.DeadLetters(ctx, limit)
+}
+
+// Redeliver enqueues a finished delivery again with the same delivery ID;
+// see durable.Transport.RedeliverTx. With TTx *sql.Tx (SQLite, outboxpg.NewSQL)
+// it runs in a transaction of its own, so that concurrent calls for one
+// delivery enqueue it once; outboxpg's Outbox does the same with pgx. Other
+// drivers fall back to Transport.Redeliver.
+func (o *Outbox[TTx]) Redeliver(ctx context.Context, deliveryID uuid.UUID) error {
+	if o.begin == nil {
+		return o.transport.Redeliver(ctx, deliveryID)
+	}
+	tx, commit, rollback, err := o.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("outbox: redeliver %s: begin: %w", deliveryID, err)
+	}
+	defer rollback() //nolint:errcheck // a no-op after commit
+	if err := o.transport.RedeliverTx(ctx, tx, deliveryID); err != nil {
+		return err
+	}
+	if err := commit(); err != nil {
+		return fmt.Errorf("outbox: redeliver %s: commit: %w", deliveryID, err)
+	}
+	return nil
+}

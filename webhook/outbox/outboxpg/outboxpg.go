@@ -1,0 +1,93 @@
+package outboxpg
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/outhook/outhook/trigger"
+	"github.com/outhook/outhook/webhook/outbox"
+	"github.com/outhook/outhook/webhook/sqlstore"
+)
+
+// Defaults chosen by measurement (see the package benchmarks). PostgreSQL
+// wakes fetchers through LISTEN/NOTIFY, so the poll interval is a fallback.
+const (
+	DefaultWorkers       = 64
+	DefaultFetchCooldown = 5 * time.Millisecond
+)
+
+// defaults come before the caller's options, so theirs win.
+func defaults(opts []outbox.Option, more ...outbox.Option) []outbox.Option {
+	d := append([]outbox.Option{outbox.WithWorkers(DefaultWorkers), outbox.WithFetchCooldown(DefaultFetchCooldown)}, more...)
+	return append(d, opts...)
+}
+
+// Outbox is an outbox.Outbox on a pgxpool.Pool; DispatchTx takes a pgx.Tx.
+type Outbox struct {
+	*outbox.Outbox[pgx.Tx]
+	pool *pgxpool.Pool
+	db   *sql.DB
+}
+
+// Pool returns the pool given to New; Close does not close it.
+func (o *Outbox) Pool() *pgxpool.Pool { return o.pool }
+
+// New builds an Outbox on pool: River through riverpgxv5, outhook's tables
+// through a database/sql view of the same pool, with this package's
+// defaults (DefaultWorkers, DefaultFetchCooldown) before opts. Call
+// Migrate, then Start; Close when done.
+func New(pool *pgxpool.Pool, reg *trigger.Registry, opts ...outbox.Option) (*Outbox, error) {
+	db := stdlib.OpenDBFromPool(pool)
+	o, err := outbox.New(riverpgxv5.New(pool), db, sqlstore.Postgres, reg, defaults(opts)...)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Outbox{Outbox: o, pool: pool, db: db}, nil
+}
+
+// Close stops the client (see outbox.Outbox.Close: running attempts get
+// until ctx ends, then are cancelled). It leaves the pool open.
+func (o *Outbox) Close(ctx context.Context) error {
+	return errors.Join(o.Outbox.Close(ctx), o.db.Close())
+}
+
+// Redeliver enqueues a finished delivery again with the same delivery ID,
+// in a transaction of its own (see durable.Transport.RedeliverTx): of two
+// concurrent calls for one delivery, one enqueues it and the other gets
+// durable.ErrInProgress.
+func (o *Outbox) Redeliver(ctx context.Context, deliveryID uuid.UUID) error {
+	tx, err := o.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("outboxpg: redeliver %s: begin: %w", deliveryID, err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	if err := o.Transport().RedeliverTx(ctx, tx, deliveryID); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("outboxpg: redeliver %s: commit: %w", deliveryID, err)
+	}
+	return nil
+}
+
+// NewSQL builds an Outbox over a *sql.DB connected to PostgreSQL (pgx's
+// stdlib or lib/pq) through riverdatabasesql; DispatchTx takes a *sql.Tx.
+// River's LISTEN/NOTIFY is not available through database/sql, so new
+// deliveries are noticed by polling (every 50 ms unless
+// outbox.WithFetchPollInterval says otherwise). Close stops it and leaves db
+// open.
+func NewSQL(db *sql.DB, reg *trigger.Registry, opts ...outbox.Option) (*outbox.Outbox[*sql.Tx], error) {
+	return outbox.New(riverdatabasesql.New(db), db, sqlstore.Postgres, reg,
+		defaults(opts, outbox.WithFetchPollInterval(50*time.Millisecond))...)
+}

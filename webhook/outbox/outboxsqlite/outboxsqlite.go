@@ -1,0 +1,154 @@
+package outboxsqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
+
+	"github.com/outhook/outhook/trigger"
+	"github.com/outhook/outhook/webhook/outbox"
+	"github.com/outhook/outhook/webhook/sqlstore"
+)
+
+// Defaults chosen by measurement (see the package benchmarks): River's
+// defaults fetch at most MaxWorkers jobs per 100 ms cooldown and, without
+// LISTEN/NOTIFY in SQLite, notice new jobs only every second.
+const (
+	DefaultWorkers           = 64
+	DefaultFetchCooldown     = 5 * time.Millisecond
+	DefaultFetchPollInterval = 50 * time.Millisecond
+	// DefaultReaders is the size of the read pool (WAL readers run beside
+	// the one writer).
+	DefaultReaders = 4
+)
+
+// Outbox is an outbox.Outbox on one SQLite file.
+type Outbox struct {
+	*outbox.Outbox[*sql.Tx]
+	db, reader *sql.DB
+}
+
+// DB returns the database, for the application's own transactions
+// (DispatchTx). It has one connection: SQLite has one writer at a time, and
+// queueing in Go is much faster than SQLite's busy-wait sleeps.
+func (o *Outbox) DB() *sql.DB { return o.db }
+
+// Reader returns a read-only pool on the same file, for reads that must not
+// queue behind the writer.
+func (o *Outbox) Reader() *sql.DB { return o.reader }
+
+// OpenWriter opens the SQLite file at path with the settings River and
+// outhook need: WAL journal, a 10 s busy timeout (for other processes),
+// synchronous=NORMAL (in WAL mode a commit survives a process crash), BEGIN
+// IMMEDIATE transactions, and a single connection, as riversqlite recommends.
+func OpenWriter(path string) (*sql.DB, error) {
+	db, err := open(path, false)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	return db, nil
+}
+
+// OpenReader opens a read-only pool of DefaultReaders connections on the
+// SQLite file at path, for reads that must not queue behind the writer.
+func OpenReader(path string) (*sql.DB, error) {
+	db, err := open(path, true)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(DefaultReaders)
+	db.SetMaxIdleConns(DefaultReaders)
+	return db, nil
+}
+
+func open(path string, readOnly bool) (*sql.DB, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)"} {
+		q.Add("_pragma", p)
+	}
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	db, err := sql.Open("sqlite", fileURI(path)+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("outboxsqlite: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// fileURI makes path an SQLite file: URI, in which '?' would start the
+// parameters, '#' a fragment, and '%' an escape.
+func fileURI(path string) string {
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+}
+
+// Open opens (creating it if needed) the SQLite database at path and builds
+// an Outbox on it, with this package's defaults (DefaultWorkers,
+// DefaultFetchCooldown, DefaultFetchPollInterval, rescue on start) before
+// opts. Call Migrate, then Start; Close when done.
+func Open(path string, reg *trigger.Registry, opts ...outbox.Option) (*Outbox, error) {
+	db, err := OpenWriter(path)
+	if err != nil {
+		return nil, err
+	}
+	// The writer creates the file (and WAL mode) before the reader opens it.
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("outboxsqlite: open %s: %w", path, err)
+	}
+	rdb, err := OpenReader(path)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	o, err := New(db, rdb, reg, opts...)
+	if err != nil {
+		db.Close()
+		rdb.Close()
+		return nil, err
+	}
+	return o, nil
+}
+
+// New builds an Outbox on open SQLite pools of one file: db for River and
+// all writes, rdb for record and log reads (see OpenWriter and OpenReader
+// for the settings they should have; rdb may be db), with this package's
+// defaults before opts. Close closes both.
+func New(db, rdb *sql.DB, reg *trigger.Registry, opts ...outbox.Option) (*Outbox, error) {
+	// Reads of records and of the log go through the reader, so that an
+	// admin page can read while the app holds the writer in a transaction.
+	defaults := []outbox.Option{
+		outbox.WithReader(rdb),
+		outbox.WithWorkers(DefaultWorkers),
+		outbox.WithFetchCooldown(DefaultFetchCooldown),
+		outbox.WithFetchPollInterval(DefaultFetchPollInterval),
+		// One process works an embedded file: a delivery left running was
+		// left by a crash of this very app.
+		outbox.WithRescueOnStart(true),
+	}
+	o, err := outbox.New(riversqlite.New(db), db, sqlstore.SQLite, reg, append(defaults, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	return &Outbox{Outbox: o, db: db, reader: rdb}, nil
+}
+
+// Close stops the client (see outbox.Outbox.Close: running attempts get
+// until ctx ends, then are cancelled) and closes the database.
+func (o *Outbox) Close(ctx context.Context) error {
+	err := errors.Join(o.Outbox.Close(ctx), o.db.Close())
+	if o.reader != o.db {
+		err = errors.Join(err, o.reader.Close())
+	}
+	return err
+}
