@@ -22,11 +22,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/outhook/outhook/transport/durable"
-	"github.com/outhook/outhook/transport/durable/durablesqlite"
 	"github.com/outhook/outhook/trigger"
 	"github.com/outhook/outhook/webhook"
 	"github.com/outhook/outhook/webhook/netguard"
+	"github.com/outhook/outhook/webhook/outbox"
+	"github.com/outhook/outhook/webhook/outbox/outboxsqlite"
 )
 
 // OrderPaid is the app's message.
@@ -55,12 +55,12 @@ func run(ctx context.Context, dbPath string, n, crashAfter int) error {
 	if err := trigger.Register[OrderPaid](reg, "shop/order-paid", "an order was paid"); err != nil {
 		return err
 	}
-	ob, err := durablesqlite.Open(dbPath, reg, durable.Config{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	ob, err := outboxsqlite.Open(dbPath, reg,
+		outbox.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
 		// The default client refuses loopback and private addresses (SSRF
 		// guard); this demo's receiver is on 127.0.0.1.
-		DispatcherOptions: []webhook.Option{webhook.WithGuard(netguard.New(netguard.AllowLoopback()))},
-	})
+		outbox.WithSenderOptions(webhook.WithGuard(netguard.New(netguard.AllowLoopback()))),
+	)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func run(ctx context.Context, dbPath string, n, crashAfter int) error {
 		`CREATE TABLE IF NOT EXISTS example_order (id INTEGER PRIMARY KEY)`,
 		`CREATE TABLE IF NOT EXISTS example_received (delivery_id TEXT PRIMARY KEY)`,
 	} {
-		if _, err := ob.DB.ExecContext(ctx, q); err != nil {
+		if _, err := ob.DB().ExecContext(ctx, q); err != nil {
 			return err
 		}
 	}
@@ -87,7 +87,7 @@ func run(ctx context.Context, dbPath string, n, crashAfter int) error {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(webhook.HeaderDeliveryID)
 		// A duplicate after a crash has the same delivery ID: de-duplicate on it.
-		if _, err := ob.DB.ExecContext(r.Context(), `INSERT OR IGNORE INTO example_received (delivery_id) VALUES (?)`, id); err != nil {
+		if _, err := ob.DB().ExecContext(r.Context(), `INSERT OR IGNORE INTO example_received (delivery_id) VALUES (?)`, id); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
@@ -101,28 +101,28 @@ func run(ctx context.Context, dbPath string, n, crashAfter int) error {
 	defer srv.Close()
 	url := "http://" + ln.Addr().String() + "/hooks"
 
-	hooks, err := ob.Store.List(ctx)
+	hooks, err := ob.Store().List(ctx)
 	if err != nil {
 		return err
 	}
 	if len(hooks) == 0 {
-		if err := ob.Store.Create(ctx, &webhook.Webhook{Name: "local receiver", Triggers: []string{"shop/order-paid"}, URL: url}); err != nil {
+		if err := ob.Store().Create(ctx, &webhook.Webhook{Name: "local receiver", Triggers: []string{"shop/order-paid"}, URL: url}); err != nil {
 			return err
 		}
 	} else {
 		hooks[0].URL = url
-		if err := ob.Store.Update(ctx, hooks[0]); err != nil {
+		if err := ob.Store().Update(ctx, hooks[0]); err != nil {
 			return err
 		}
 	}
 
 	// First run: each order and its webhook commit together (DispatchTx).
 	var orders int
-	if err := ob.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM example_order`).Scan(&orders); err != nil {
+	if err := ob.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM example_order`).Scan(&orders); err != nil {
 		return err
 	}
 	for i := orders; i < n; i++ {
-		tx, err := ob.DB.BeginTx(ctx, nil)
+		tx, err := ob.DB().BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
@@ -145,7 +145,7 @@ func run(ctx context.Context, dbPath string, n, crashAfter int) error {
 	defer tick.Stop()
 	for {
 		var got int
-		if err := ob.Reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM example_received`).Scan(&got); err != nil {
+		if err := ob.Reader().QueryRowContext(ctx, `SELECT COUNT(*) FROM example_received`).Scan(&got); err != nil {
 			return err
 		}
 		if got >= total {

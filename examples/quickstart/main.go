@@ -25,11 +25,11 @@ import (
 	"time"
 
 	"github.com/outhook/outhook/signer"
-	"github.com/outhook/outhook/transport/durable"
-	"github.com/outhook/outhook/transport/durable/durablesqlite"
 	"github.com/outhook/outhook/trigger"
 	"github.com/outhook/outhook/webhook"
 	"github.com/outhook/outhook/webhook/netguard"
+	"github.com/outhook/outhook/webhook/outbox"
+	"github.com/outhook/outhook/webhook/outbox/outboxsqlite"
 )
 
 // PageUpdated is the application's message: the value JSONSerialize returns
@@ -71,12 +71,12 @@ func run(ctx context.Context, dbPath string, w io.Writer) error {
 
 	// 2. The durable outbox: records, River's job tables and the delivery log
 	// live in one SQLite file.
-	ob, err := durablesqlite.Open(dbPath, reg, durable.Config{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	ob, err := outboxsqlite.Open(dbPath, reg,
+		outbox.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
 		// The default client refuses internal addresses (SSRF guard); this
 		// demo's receiver is on 127.0.0.1, so loopback is allowed explicitly.
-		DispatcherOptions: []webhook.Option{webhook.WithGuard(netguard.New(netguard.AllowLoopback()))},
-	})
+		outbox.WithSenderOptions(webhook.WithGuard(netguard.New(netguard.AllowLoopback()))),
+	)
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func run(ctx context.Context, dbPath string, w io.Writer) error {
 	}
 	defer recv.Close()
 	rec.URL = "http://" + recv.Addr + "/hooks"
-	if err := ob.Store.Create(ctx, rec); err != nil {
+	if err := ob.Store().Create(ctx, rec); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "created webhook %s -> %s\n", rec.ID, rec.URL)
@@ -122,7 +122,7 @@ func run(ctx context.Context, dbPath string, w io.Writer) error {
 	// 5. The delivery log has the attempt (written right after the answer).
 	for _, del := range deliveries {
 		for {
-			attempts, err := ob.Log.ByDelivery(ctx, del.ID)
+			attempts, err := ob.Log().ByDelivery(ctx, del.ID)
 			if err != nil {
 				return err
 			}

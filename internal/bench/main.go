@@ -2,14 +2,14 @@
 // without it, in one process and one run, and prints one Markdown table.
 // These are the comparisons the README's Performance section quotes. The
 // sync rows do exactly what BenchmarkDispatch and BenchmarkBaselinePOST in
-// webhook do; the others follow BenchmarkDeliveries in transport/durable,
+// webhook do; the others follow BenchmarkDeliveries in webhook/outbox,
 // with the same 1 KiB body as the sync rows, a signed baseline POST, and
 // River's no-op ceiling on the same database as the deliveries.
 //
-//	go run ./examples/bench                        # every row, ~30 s on 2 cores
-//	go run ./examples/bench -only sync,memory/16   # some rows
-//	go run ./examples/bench -quick                 # a smoke run, not a measurement
-//	OUTHOOK_TEST_POSTGRES=postgres://... go run ./examples/bench   # adds River + PostgreSQL
+//	go run ./internal/bench                        # every row, ~30 s on 2 cores
+//	go run ./internal/bench -only sync,memory/16   # some rows
+//	go run ./internal/bench -quick                 # a smoke run, not a measurement
+//	OUTHOOK_TEST_POSTGRES=postgres://... go run ./internal/bench   # adds River + PostgreSQL
 //
 // Flags: -n deliveries per measurement for every row (default: each row's
 // own, 1,000 for River and 3,000–8,000 for the others), -reps repetitions
@@ -476,15 +476,24 @@ func tunedClient(workers int) *http.Client {
 	}}
 }
 
-// dispatcherOptions returns the client option and a function closing its
+// senderOptions returns the client option and a function closing its
 // idle connections (a no-op for the default client, which is not ours).
-func (e *env) dispatcherOptions(workers int) ([]webhook.Option, func()) {
-	opts := []webhook.Option{webhook.WithLogger(e.log)}
+func (e *env) senderOptions(workers int) ([]webhook.SenderOption, func()) {
+	opts := []webhook.SenderOption{webhook.WithLogger(e.log)}
 	if e.guarded {
 		return append(opts, webhook.WithGuard(netguard.New(netguard.AllowLoopback()))), func() {}
 	}
 	c := tunedClient(workers)
 	return append(opts, webhook.WithHTTPClient(c)), c.CloseIdleConnections
+}
+
+// dispatcherOptions gives sender options, and more, to NewDispatcher.
+func dispatcherOptions(sender []webhook.SenderOption, more ...webhook.DispatcherOption) []webhook.DispatcherOption {
+	out := make([]webhook.DispatcherOption, 0, len(sender)+len(more))
+	for _, o := range sender {
+		out = append(out, o)
+	}
+	return append(out, more...)
 }
 
 // poster makes the baseline's request: the TYPO3 signature computed with
@@ -541,8 +550,8 @@ func syncRow(records, n, quickN int) *row {
 			if err != nil {
 				return sides{}, err
 			}
-			opts, closeClient := e.dispatcherOptions(records)
-			d := webhook.NewDispatcher(store, e.reg, opts...)
+			opts, closeClient := e.senderOptions(records)
+			d := webhook.NewDispatcher(store, e.reg, dispatcherOptions(opts)...)
 			msg := rawMessage(body)
 			p := poster{client: tunedClient(records), url: e.recv.url}
 			ids := make([]string, records)
@@ -624,8 +633,8 @@ func memoryRow(workers, n, quickN int) *row {
 						}
 					}
 				}))
-			opts, closeClient := e.dispatcherOptions(workers)
-			d := webhook.NewDispatcher(store, e.reg, append(opts, webhook.WithTransport(mem))...)
+			opts, closeClient := e.senderOptions(workers)
+			d := webhook.NewDispatcher(store, e.reg, dispatcherOptions(opts, webhook.WithTransport(mem))...)
 			msg := rawMessage(body)
 			p := poster{client: tunedClient(workers), url: e.recv.url}
 			id := uuid.NewString()

@@ -15,9 +15,10 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/outhook/outhook/transport/durable"
-	"github.com/outhook/outhook/transport/durable/durablepg"
-	"github.com/outhook/outhook/transport/durable/durablesqlite"
 	"github.com/outhook/outhook/webhook"
+	"github.com/outhook/outhook/webhook/outbox"
+	"github.com/outhook/outhook/webhook/outbox/outboxpg"
+	"github.com/outhook/outhook/webhook/outbox/outboxsqlite"
 )
 
 // noopArgs is a job that does nothing: River's own ceiling.
@@ -47,9 +48,9 @@ func riverRow(kind string, workers, n, quickN int) *row {
 		unit: perSecond, records: 1, n: n, quickN: quickN,
 		setup: func(ctx context.Context, e *env) (sides, error) {
 			var noop atomic.Pointer[tally]
-			opts, closeClient := e.dispatcherOptions(workers)
-			cfg := durable.Config{Workers: workers, Logger: e.log, DispatcherOptions: opts,
-				River: func(rc *river.Config) { river.AddWorker(rc.Workers, &noopWorker{tally: &noop}) }}
+			opts, closeClient := e.senderOptions(workers)
+			cfg := []outbox.Option{outbox.WithWorkers(workers), outbox.WithLogger(e.log), outbox.WithSenderOptions(opts...),
+				outbox.WithRiverConfig(func(rc *river.Config) { river.AddWorker(rc.Workers, &noopWorker{tally: &noop}) })}
 			var s sides
 			var err error
 			if kind == "sqlite" {
@@ -77,12 +78,12 @@ func riverRow(kind string, workers, n, quickN int) *row {
 	return r
 }
 
-func sqliteSides(ctx context.Context, e *env, cfg durable.Config, noop *atomic.Pointer[tally]) (sides, error) {
+func sqliteSides(ctx context.Context, e *env, cfg []outbox.Option, noop *atomic.Pointer[tally]) (sides, error) {
 	dir, err := os.MkdirTemp("", "outhook-bench-")
 	if err != nil {
 		return sides{}, err
 	}
-	o, err := durablesqlite.Open(filepath.Join(dir, "bench.db"), e.reg, cfg)
+	o, err := outboxsqlite.Open(filepath.Join(dir, "bench.db"), e.reg, cfg...)
 	if err != nil {
 		os.RemoveAll(dir)
 		return sides{}, err
@@ -100,13 +101,12 @@ func sqliteSides(ctx context.Context, e *env, cfg durable.Config, noop *atomic.P
 	return riverSides(o.Outbox, e, noop, cleanup), nil
 }
 
-func postgresSides(ctx context.Context, e *env, cfg durable.Config, noop *atomic.Pointer[tally]) (sides, error) {
+func postgresSides(ctx context.Context, e *env, cfg []outbox.Option, noop *atomic.Pointer[tally]) (sides, error) {
 	schema, pool, drop, err := newSchema(ctx, e.dsn)
 	if err != nil {
 		return sides{}, err
 	}
-	cfg.Schema = schema
-	o, err := durablepg.Open(pool, e.reg, cfg)
+	o, err := outboxpg.New(pool, e.reg, append(cfg, outbox.WithSchema(schema))...)
 	if err != nil {
 		drop()
 		return sides{}, err
@@ -125,17 +125,17 @@ func postgresSides(ctx context.Context, e *env, cfg durable.Config, noop *atomic
 }
 
 // prepare migrates, creates the one record and starts working jobs.
-func prepare[TTx any](ctx context.Context, o *durable.Outbox[TTx], start func(context.Context) error, url string) error {
+func prepare[TTx any](ctx context.Context, o *outbox.Outbox[TTx], start func(context.Context) error, url string) error {
 	if err := o.Migrate(ctx); err != nil {
 		return err
 	}
-	if err := o.Store.Create(ctx, &webhook.Webhook{Name: "bench", Triggers: []string{rawTrigger}, URL: url}); err != nil {
+	if err := o.Store().Create(ctx, &webhook.Webhook{Name: "bench", Triggers: []string{rawTrigger}, URL: url}); err != nil {
 		return err
 	}
 	return start(ctx)
 }
 
-func riverSides[TTx any](o *durable.Outbox[TTx], e *env, noop *atomic.Pointer[tally], cleanup func()) sides {
+func riverSides[TTx any](o *outbox.Outbox[TTx], e *env, noop *atomic.Pointer[tally], cleanup func()) sides {
 	msg := rawMessage(body)
 	return sides{
 		outhook: func(ctx context.Context, n int) (time.Duration, error) {
@@ -148,7 +148,7 @@ func riverSides[TTx any](o *durable.Outbox[TTx], e *env, noop *atomic.Pointer[ta
 			start := time.Now()
 			for range n {
 				// One insert per job, as Dispatch makes for one record.
-				_, err := o.Client.InsertMany(ctx, []river.InsertManyParams{{Args: noopArgs{}, InsertOpts: &river.InsertOpts{Queue: durable.Queue}}})
+				_, err := o.Client().InsertMany(ctx, []river.InsertManyParams{{Args: noopArgs{}, InsertOpts: &river.InsertOpts{Queue: durable.Queue}}})
 				if err != nil {
 					return 0, err
 				}

@@ -1,4 +1,4 @@
-package durable_test
+package outbox_test
 
 import (
 	"context"
@@ -13,12 +13,14 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/internal/durabletest"
+	"github.com/outhook/outhook/internal/pgtest"
 	"github.com/outhook/outhook/transport"
 	"github.com/outhook/outhook/transport/durable"
-	"github.com/outhook/outhook/transport/durable/durablepg"
-	"github.com/outhook/outhook/transport/durable/durablesqlite"
 	"github.com/outhook/outhook/webhook"
+	"github.com/outhook/outhook/webhook/outbox"
+	"github.com/outhook/outhook/webhook/outbox/internal/outboxtest"
+	"github.com/outhook/outhook/webhook/outbox/outboxpg"
+	"github.com/outhook/outhook/webhook/outbox/outboxsqlite"
 )
 
 // BenchmarkDeliveries measures deliveries per second end to end (enqueue →
@@ -65,8 +67,8 @@ func report(b *testing.B, start time.Time) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "deliveries/s")
 }
 
-func receiver(b *testing.B, c *counter) *durabletest.Receiver {
-	rc := durabletest.NewReceiver(b, webhook.HeaderDeliveryID)
+func receiver(b *testing.B, c *counter) *outboxtest.Receiver {
+	rc := outboxtest.NewReceiver(b, webhook.HeaderDeliveryID)
 	rc.Handle = func(w http.ResponseWriter, _ *http.Request, _ string, _ int) bool { c.add(); return true }
 	return rc
 }
@@ -122,9 +124,12 @@ func benchMemory(b *testing.B, workers int) {
 	_, _ = m.Close(ctx)
 }
 
-func benchConfig(workers int) durable.Config {
-	return durable.Config{Workers: workers, Logger: quietLogger(),
-		DispatcherOptions: []webhook.Option{webhook.WithHTTPClient(&http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}})}}
+func benchOptions(workers int, more ...outbox.Option) []outbox.Option {
+	return append([]outbox.Option{
+		outbox.WithWorkers(workers),
+		outbox.WithLogger(quietLogger()),
+		outbox.WithSenderOptions(webhook.WithHTTPClient(&http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}})),
+	}, more...)
 }
 
 func benchRiver(b *testing.B, kind string, workers int) {
@@ -135,22 +140,20 @@ func benchRiver(b *testing.B, kind string, workers int) {
 	var startOb func(context.Context) error
 	switch kind {
 	case "sqlite":
-		o, err := durablesqlite.Open(b.TempDir()+"/bench.db", registry(b), benchConfig(workers))
+		o, err := outboxsqlite.Open(b.TempDir()+"/bench.db", registry(b), benchOptions(workers)...)
 		require.NoError(b, err)
 		b.Cleanup(func() { _ = o.Close(context.Background()) })
 		require.NoError(b, o.Migrate(ctx))
-		createHook(b, o.Store, rc.URL)
+		createHook(b, o.Store(), rc.URL)
 		dispatch = func(i int) error { _, err := o.Dispatch(ctx, PageUpdated{ID: i}); return err }
 		startOb = o.Start
 	case "postgres":
-		schema, dsn := durabletest.NewSchema(b)
-		cfg := benchConfig(workers)
-		cfg.Schema = schema
-		o, err := durablepg.Open(durabletest.NewPool(b, dsn), registry(b), cfg)
+		schema, dsn := pgtest.NewSchema(b)
+		o, err := outboxpg.New(pgtest.NewPool(b, dsn), registry(b), benchOptions(workers, outbox.WithSchema(schema))...)
 		require.NoError(b, err)
 		b.Cleanup(func() { _ = o.Close(context.Background()) })
 		require.NoError(b, o.Migrate(ctx))
-		createHook(b, o.Store, rc.URL)
+		createHook(b, o.Store(), rc.URL)
 		dispatch = func(i int) error { _, err := o.Dispatch(ctx, PageUpdated{ID: i}); return err }
 		startOb = o.Start
 	}
@@ -181,26 +184,24 @@ func (w *noopWorker) Work(context.Context, *river.Job[noopArgs]) error { w.c.add
 func benchNoop(b *testing.B, kind string, workers int) {
 	c := newCounter(b.N)
 	ctx := context.Background()
-	cfg := benchConfig(workers)
-	cfg.River = func(rc *river.Config) { river.AddWorker(rc.Workers, &noopWorker{c: c}) }
+	cfg := benchOptions(workers, outbox.WithRiverConfig(func(rc *river.Config) { river.AddWorker(rc.Workers, &noopWorker{c: c}) }))
 	var insert func(n int) error
 	switch kind {
 	case "sqlite":
-		o, err := durablesqlite.Open(b.TempDir()+"/bench.db", registry(b), cfg)
+		o, err := outboxsqlite.Open(b.TempDir()+"/bench.db", registry(b), cfg...)
 		require.NoError(b, err)
 		b.Cleanup(func() { _ = o.Close(context.Background()) })
 		require.NoError(b, o.Migrate(ctx))
 		require.NoError(b, o.Start(ctx))
-		insert = func(n int) error { return insertNoop(ctx, o.Client, n) }
+		insert = func(n int) error { return insertNoop(ctx, o.Client(), n) }
 	case "postgres":
-		schema, dsn := durabletest.NewSchema(b)
-		cfg.Schema = schema
-		o, err := durablepg.Open(durabletest.NewPool(b, dsn), registry(b), cfg)
+		schema, dsn := pgtest.NewSchema(b)
+		o, err := outboxpg.New(pgtest.NewPool(b, dsn), registry(b), append(cfg, outbox.WithSchema(schema))...)
 		require.NoError(b, err)
 		b.Cleanup(func() { _ = o.Close(context.Background()) })
 		require.NoError(b, o.Migrate(ctx))
 		require.NoError(b, o.Start(ctx))
-		insert = func(n int) error { return insertNoop(ctx, o.Client, n) }
+		insert = func(n int) error { return insertNoop(ctx, o.Client(), n) }
 	}
 	b.ResetTimer()
 	start := time.Now()

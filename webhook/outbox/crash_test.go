@@ -1,4 +1,4 @@
-package durable_test
+package outbox_test
 
 import (
 	"context"
@@ -15,11 +15,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/internal/durabletest"
+	"github.com/outhook/outhook/internal/pgtest"
 	"github.com/outhook/outhook/transport"
-	"github.com/outhook/outhook/transport/durable"
-	"github.com/outhook/outhook/transport/durable/durablepg"
 	"github.com/outhook/outhook/webhook"
+	"github.com/outhook/outhook/webhook/outbox/internal/outboxtest"
+	"github.com/outhook/outhook/webhook/outbox/outboxpg"
 )
 
 // The crash and two-process tests run internal/crashchild as child
@@ -93,7 +93,7 @@ func (c *child) kill() {
 	}
 }
 
-func checkAllDelivered(t *testing.T, rc *durabletest.Receiver, n int) {
+func checkAllDelivered(t *testing.T, rc *outboxtest.Receiver, n int) {
 	t.Helper()
 	seen := rc.Seen()
 	missing, dups := 0, 0
@@ -126,14 +126,14 @@ func TestCrashRestart(t *testing.T) {
 			switch kind {
 			case "sqlite":
 				path := filepath.Join(t.TempDir(), "crash.db")
-				be = openSQLiteAt(t, path, durable.Config{})
+				be = openSQLiteAt(t, path)
 				env = []string{envChild + "=sqlite", envDB + "=" + path}
 			case "postgres":
-				schema, dsn := durabletest.NewSchema(t)
-				be = openPostgresAt(t, schema, dsn, durable.Config{})
+				schema, dsn := pgtest.NewSchema(t)
+				be = openPostgresAt(t, schema, dsn)
 				env = []string{envChild + "=postgres", envDB + "=" + dsn, envSchema + "=" + schema}
 			}
-			rc := durabletest.NewReceiver(t, webhook.HeaderDeliveryID)
+			rc := outboxtest.NewReceiver(t, webhook.HeaderDeliveryID)
 			hook := createHook(t, be.store, rc.URL)
 			env = append(env, envHook+"="+hook.ID.String())
 
@@ -156,9 +156,9 @@ func TestTwoProcessesNeverSendTogether(t *testing.T) {
 		t.Skip("multi-process test in -short mode")
 	}
 	const total = 2000
-	schema, dsn := durabletest.NewSchema(t)
-	be := openPostgresAt(t, schema, dsn, durable.Config{})
-	rc := durabletest.NewReceiver(t, webhook.HeaderDeliveryID)
+	schema, dsn := pgtest.NewSchema(t)
+	be := openPostgresAt(t, schema, dsn)
+	rc := outboxtest.NewReceiver(t, webhook.HeaderDeliveryID)
 	rc.Handle = func(w http.ResponseWriter, r *http.Request, _ string, _ int) bool {
 		time.Sleep(time.Millisecond) // widen the window in which a second send would overlap
 		return true
@@ -168,13 +168,13 @@ func TestTwoProcessesNeverSendTogether(t *testing.T) {
 	startChild(t, append(env, envEnqueue+"=0", envAgent+"=p1")...)
 	startChild(t, append(env, envEnqueue+"=0", envAgent+"=p2")...)
 	// Enqueue from a third client while both work.
-	ob := be.ob.(*durablepg.Outbox)
+	ob := be.ob.(*outboxpg.Outbox)
 	envs := make([]transport.Envelope, total)
 	for i := range envs {
 		envs[i] = transport.Envelope{DeliveryID: deliveryID(i), WebhookID: hook.ID, Trigger: pageTrigger,
 			Body: []byte(fmt.Sprintf(`{"n":%d}`, i)), CreatedAt: time.Now()}
 	}
-	_, err := ob.Transport.Send(context.Background(), ob.Dispatcher.Sender(), envs)
+	_, err := ob.Transport().Send(context.Background(), ob.Dispatcher().Sender(), envs)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return rc.Distinct() == total }, 40*time.Second, 10*time.Millisecond)
 	checkAllDelivered(t, rc, total)

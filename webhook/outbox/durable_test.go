@@ -1,4 +1,4 @@
-package durable_test
+package outbox_test
 
 import (
 	"context"
@@ -13,10 +13,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/internal/durabletest"
 	"github.com/outhook/outhook/transport"
 	"github.com/outhook/outhook/transport/durable"
 	"github.com/outhook/outhook/webhook"
+	"github.com/outhook/outhook/webhook/outbox"
+	"github.com/outhook/outhook/webhook/outbox/internal/outboxtest"
 )
 
 const poll = 10 * time.Millisecond
@@ -39,8 +40,8 @@ func forEachBackend(t *testing.T, f func(t *testing.T, open backendFunc)) {
 func TestDeliver(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open backendFunc) {
 		ctx := context.Background()
-		be := open(t, durable.Config{})
-		rc := durabletest.NewReceiver(t, webhook.HeaderDeliveryID)
+		be := open(t)
+		rc := outboxtest.NewReceiver(t, webhook.HeaderDeliveryID)
 		w := createHook(t, be.store, rc.URL)
 		require.NoError(t, be.ob.Start(ctx))
 
@@ -63,9 +64,9 @@ func TestDeliver(t *testing.T) {
 func TestBodyBytesKept(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open backendFunc) {
 		ctx := context.Background()
-		be := open(t, durable.Config{})
+		be := open(t)
 		reg := registryWithRaw(t)
-		rc := durabletest.NewReceiver(t, webhook.HeaderDeliveryID)
+		rc := outboxtest.NewReceiver(t, webhook.HeaderDeliveryID)
 		w := &webhook.Webhook{Name: "raw", Triggers: []string{"test/raw"}, URL: rc.URL}
 		require.NoError(t, be.store.Create(ctx, w))
 		require.NoError(t, be.ob.Start(ctx))
@@ -85,10 +86,10 @@ func TestBodyBytesKept(t *testing.T) {
 func TestRetriesThenDeadLetterAndRedeliver(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open backendFunc) {
 		ctx := context.Background()
-		be := open(t, durable.Config{})
+		be := open(t)
 		var mu sync.Mutex
 		healthy := false
-		rc := durabletest.NewReceiver(t, webhook.HeaderDeliveryID)
+		rc := outboxtest.NewReceiver(t, webhook.HeaderDeliveryID)
 		rc.Handle = func(w http.ResponseWriter, _ *http.Request, _ string, _ int) bool {
 			mu.Lock()
 			defer mu.Unlock()
@@ -138,8 +139,8 @@ func TestRetriesThenDeadLetterAndRedeliver(t *testing.T) {
 func TestPermanentFailuresCancel(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open backendFunc) {
 		ctx := context.Background()
-		be := open(t, durable.Config{})
-		rc := durabletest.NewReceiver(t, webhook.HeaderDeliveryID)
+		be := open(t)
+		rc := outboxtest.NewReceiver(t, webhook.HeaderDeliveryID)
 		rc.Handle = func(w http.ResponseWriter, _ *http.Request, _ string, _ int) bool {
 			http.Error(w, "no such hook", http.StatusGone)
 			return false
@@ -183,10 +184,10 @@ func TestPermanentFailuresCancel(t *testing.T) {
 func TestRetryAfterIsHonoured(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open backendFunc) {
 		ctx := context.Background()
-		be := open(t, durable.Config{})
+		be := open(t)
 		var mu sync.Mutex
 		var times []time.Time
-		rc := durabletest.NewReceiver(t, webhook.HeaderDeliveryID)
+		rc := outboxtest.NewReceiver(t, webhook.HeaderDeliveryID)
 		rc.Handle = func(w http.ResponseWriter, _ *http.Request, _ string, n int) bool {
 			mu.Lock()
 			times = append(times, time.Now())
@@ -215,8 +216,8 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 func TestDispatchTx(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open backendFunc) {
 		ctx := context.Background()
-		be := open(t, durable.Config{})
-		rc := durabletest.NewReceiver(t, webhook.HeaderDeliveryID)
+		be := open(t)
+		rc := outboxtest.NewReceiver(t, webhook.HeaderDeliveryID)
 		createHook(t, be.store, rc.URL)
 		require.NoError(t, be.ob.Start(ctx))
 
@@ -244,7 +245,7 @@ func TestDispatchTx(t *testing.T) {
 func TestAttemptRetention(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open backendFunc) {
 		ctx := context.Background()
-		be := open(t, durable.Config{AttemptRetention: time.Hour})
+		be := open(t, outbox.WithAttemptRetention(time.Hour))
 		old, recent := uuid.New(), uuid.New()
 		recordAt(t, be, old, time.Now().Add(-2*time.Hour))
 		recordAt(t, be, recent, time.Now().Add(-time.Minute))
@@ -270,8 +271,8 @@ func TestDeferSnoozesWithoutCountingAnAttempt(t *testing.T) {
 				return next(ctx, env, n)
 			}
 		}
-		be := open(t, durable.Config{DispatcherOptions: []webhook.Option{webhook.WithMiddleware(deferTwice)}})
-		rc := durabletest.NewReceiver(t, webhook.HeaderDeliveryID)
+		be := open(t, outbox.WithSenderOptions(webhook.WithMiddleware(deferTwice)))
+		rc := outboxtest.NewReceiver(t, webhook.HeaderDeliveryID)
 		createHook(t, be.store, rc.URL)
 		require.NoError(t, be.ob.Start(ctx))
 		ds, err := be.ob.Dispatch(ctx, PageUpdated{ID: 5})

@@ -1,4 +1,4 @@
-package durable_test
+package outbox_test
 
 import (
 	"context"
@@ -8,17 +8,20 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/outhook/outhook/transport/durable"
-	"github.com/outhook/outhook/transport/durable/durablepg"
-	"github.com/outhook/outhook/transport/durable/durablesqlite"
 	"github.com/outhook/outhook/trigger"
 	"github.com/outhook/outhook/webhook"
 	"github.com/outhook/outhook/webhook/netguard"
+	"github.com/outhook/outhook/webhook/outbox"
+	"github.com/outhook/outhook/webhook/outbox/outboxpg"
+	"github.com/outhook/outhook/webhook/outbox/outboxsqlite"
 	"github.com/outhook/outhook/webhook/sqlstore"
 )
 
@@ -36,11 +39,10 @@ func Example() {
 	dir, _ := os.MkdirTemp("", "outhook-example")
 	defer os.RemoveAll(dir)
 
-	ob, err := durablesqlite.Open(filepath.Join(dir, "outhook.db"), reg, durable.Config{
-		Logger: quietLogger(),
+	ob, err := outboxsqlite.Open(filepath.Join(dir, "outhook.db"), reg, outbox.WithLogger(quietLogger()),
 		// The default client refuses loopback addresses; the receiver here is one.
-		DispatcherOptions: []webhook.Option{webhook.WithGuard(netguard.New(netguard.AllowLoopback()))},
-	})
+		outbox.WithSenderOptions(webhook.WithGuard(netguard.New(netguard.AllowLoopback()))),
+	)
 	if err != nil {
 		panic(err)
 	}
@@ -48,7 +50,7 @@ func Example() {
 	if err := ob.Migrate(ctx); err != nil {
 		panic(err)
 	}
-	_ = ob.Store.Create(ctx, &webhook.Webhook{Name: "CRM", Triggers: []string{"myapp/page-updated"}, URL: srv.URL})
+	_ = ob.Store().Create(ctx, &webhook.Webhook{Name: "CRM", Triggers: []string{"myapp/page-updated"}, URL: srv.URL})
 	if err := ob.Start(ctx); err != nil {
 		panic(err)
 	}
@@ -65,7 +67,7 @@ func Example() {
 
 // The transactional outbox on PostgreSQL: the webhook is enqueued if and
 // only if the application's transaction commits.
-func ExampleTransport_DispatchTx() {
+func ExampleOutbox_DispatchTx() {
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 	if err != nil {
@@ -73,7 +75,7 @@ func ExampleTransport_DispatchTx() {
 	}
 	reg := trigger.NewRegistry()
 	_ = trigger.Register[PageUpdated](reg, "myapp/page-updated", "a page was saved")
-	ob, err := durablepg.Open(pool, reg, durable.Config{})
+	ob, err := outboxpg.New(pool, reg)
 	if err != nil {
 		panic(err)
 	}
@@ -95,8 +97,9 @@ func ExampleTransport_DispatchTx() {
 	}
 }
 
-// Bring your own River client: add outhook's worker and queue to it.
-func ExampleNewWorker() {
+// Bring your own River client: add outhook's worker and queue to it, and
+// dispatch through the River transport (durable.New) instead of an Outbox.
+func Example_bringYourOwnRiver() {
 	ctx := context.Background()
 	pool, _ := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 	db, _ := sql.Open("pgx", os.Getenv("DATABASE_URL")) // outhook's tables, through database/sql
@@ -117,7 +120,74 @@ func ExampleNewWorker() {
 	if err != nil {
 		panic(err)
 	}
+	if err := durable.Migrate(ctx, riverpgxv5.New(pool), db, "", nil); err != nil {
+		panic(err)
+	}
+	if err := sqlstore.Migrate(ctx, db, sqlstore.Postgres); err != nil {
+		panic(err)
+	}
 	d := webhook.NewDispatcher(store, reg, webhook.WithTransport(durable.New(client)))
 	_ = client.Start(ctx)
 	_, _ = d.Dispatch(ctx, PageUpdated{ID: 1})
+
+	// In the app's own transaction: sent if and only if tx commits.
+	tx, _ := pool.Begin(ctx)
+	_, _ = d.DispatchVia(ctx, durable.New(client).InTx(tx), PageUpdated{ID: 2})
+	_ = tx.Commit(ctx)
+}
+
+// A delivery that failed for good is a dead letter until it is sent again
+// with the same delivery ID.
+func ExampleOutbox_Redeliver() {
+	ctx := context.Background()
+	var accept atomic.Bool
+	received := make(chan string, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !accept.Load() {
+			w.WriteHeader(http.StatusGone) // a permanent failure: no retry
+			received <- "410"
+			return
+		}
+		received <- "204"
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+
+	reg := trigger.NewRegistry()
+	_ = trigger.Register[PageUpdated](reg, "myapp/page-updated", "a page was saved")
+	dir, _ := os.MkdirTemp("", "outhook-example")
+	defer os.RemoveAll(dir)
+	ob, err := outboxsqlite.Open(filepath.Join(dir, "outhook.db"), reg, outbox.WithLogger(quietLogger()),
+		outbox.WithFetchPollInterval(10*time.Millisecond),
+		outbox.WithSenderOptions(webhook.WithGuard(netguard.New(netguard.AllowLoopback()))))
+	if err != nil {
+		panic(err)
+	}
+	defer ob.Close(ctx)
+	if err := ob.Migrate(ctx); err != nil {
+		panic(err)
+	}
+	_ = ob.Store().Create(ctx, &webhook.Webhook{Name: "CRM", Triggers: []string{"myapp/page-updated"}, URL: srv.URL})
+	if err := ob.Start(ctx); err != nil {
+		panic(err)
+	}
+	ds, _ := ob.Dispatch(ctx, PageUpdated{ID: 42})
+	fmt.Println("first attempt:", <-received)
+
+	var dead []durable.DeadLetter
+	for len(dead) == 0 { // the job is cancelled just after the attempt
+		time.Sleep(5 * time.Millisecond) // poll
+		dead, _ = ob.DeadLetters(ctx, 10)
+	}
+	fmt.Println("dead letter:", dead[0].DeliveryID == ds[0].ID, dead[0].State, dead[0].Attempts)
+
+	accept.Store(true)
+	if err := ob.Redeliver(ctx, ds[0].ID); err != nil {
+		panic(err)
+	}
+	fmt.Println("redelivered:", <-received)
+	// Output:
+	// first attempt: 410
+	// dead letter: true cancelled 1
+	// redelivered: 204
 }

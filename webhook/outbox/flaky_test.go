@@ -1,4 +1,4 @@
-package durable_test
+package outbox_test
 
 import (
 	"context"
@@ -14,9 +14,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/internal/durabletest"
 	"github.com/outhook/outhook/transport/durable"
 	"github.com/outhook/outhook/webhook"
+	"github.com/outhook/outhook/webhook/outbox"
+	"github.com/outhook/outhook/webhook/outbox/internal/outboxtest"
 )
 
 // TestFlakyReceiver: half the attempts get a 5xx, some a connection reset,
@@ -26,14 +27,12 @@ func TestFlakyReceiver(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open backendFunc) {
 		const total, maxTries = 200, 4
 		ctx := context.Background()
-		be := open(t, durable.Config{Workers: 32, DispatcherOptions: []webhook.Option{
-			webhook.WithAttemptTimeout(300 * time.Millisecond),
-			webhook.WithBackOff(testBackOff(maxTries)),
-		}})
+		be := open(t, outbox.WithWorkers(32), outbox.WithSenderOptions(webhook.WithAttemptTimeout(300*time.Millisecond),
+			webhook.WithBackOff(testBackOff(maxTries))))
 		var mu sync.Mutex
 		rnd := rand.New(rand.NewPCG(1, 2))
 		delivered := map[string]bool{}
-		rc := durabletest.NewReceiver(t, webhook.HeaderDeliveryID)
+		rc := outboxtest.NewReceiver(t, webhook.HeaderDeliveryID)
 		rc.Handle = func(w http.ResponseWriter, r *http.Request, id string, _ int) bool {
 			mu.Lock()
 			p := rnd.Float64()

@@ -1,4 +1,4 @@
-package durable_test
+package outbox_test
 
 import (
 	"context"
@@ -14,13 +14,14 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/internal/durabletest"
+	"github.com/outhook/outhook/internal/pgtest"
 	"github.com/outhook/outhook/transport/durable"
-	"github.com/outhook/outhook/transport/durable/durablepg"
-	"github.com/outhook/outhook/transport/durable/durablesqlite"
 	"github.com/outhook/outhook/trigger"
 	"github.com/outhook/outhook/webhook"
 	"github.com/outhook/outhook/webhook/netguard"
+	"github.com/outhook/outhook/webhook/outbox"
+	"github.com/outhook/outhook/webhook/outbox/outboxpg"
+	"github.com/outhook/outhook/webhook/outbox/outboxsqlite"
 	"github.com/outhook/outhook/webhook/sqlstore"
 )
 
@@ -40,8 +41,8 @@ func registry(t testing.TB) *trigger.Registry {
 	return reg
 }
 
-// outbox is what the tests use of a durable.Outbox, whatever its TTx.
-type outbox interface {
+// outboxAPI is what the tests use of an outbox.Outbox, whatever its TTx.
+type outboxAPI interface {
 	Migrate(ctx context.Context) error
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
@@ -52,7 +53,7 @@ type outbox interface {
 // backend is one database under test.
 type backend struct {
 	name  string
-	ob    outbox
+	ob    outboxAPI
 	store webhook.Store
 	log   *sqlstore.Log
 	// redeliver is the Outbox's Redeliver.
@@ -72,22 +73,20 @@ func testBackOff(attempts int) func() backoff.BackOff {
 	}
 }
 
-func testConfig(cfg durable.Config) durable.Config {
-	cfg.DispatcherOptions = append([]webhook.Option{
-		webhook.WithGuard(netguard.New(netguard.AllowLoopback())),
-		webhook.WithBackOff(testBackOff(3)),
-		webhook.WithAttemptTimeout(2 * time.Second),
-	}, cfg.DispatcherOptions...)
-	if cfg.FetchPollInterval == 0 {
-		cfg.FetchPollInterval = 20 * time.Millisecond
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = quietLogger()
-	}
-	return cfg
+// testOptions puts the tests' defaults before opts, so that opts win.
+func testOptions(opts ...outbox.Option) []outbox.Option {
+	return append([]outbox.Option{
+		outbox.WithSenderOptions(
+			webhook.WithGuard(netguard.New(netguard.AllowLoopback())),
+			webhook.WithBackOff(testBackOff(3)),
+			webhook.WithAttemptTimeout(2*time.Second),
+		),
+		outbox.WithFetchPollInterval(20 * time.Millisecond),
+		outbox.WithLogger(quietLogger()),
+	}, opts...)
 }
 
-type backendFunc func(t *testing.T, cfg durable.Config) *backend
+type backendFunc func(t *testing.T, opts ...outbox.Option) *backend
 
 var backends = []struct {
 	name string
@@ -97,20 +96,20 @@ var backends = []struct {
 	{"postgres", openPostgres},
 }
 
-func openSQLite(t *testing.T, cfg durable.Config) *backend {
-	return openSQLiteAt(t, filepath.Join(t.TempDir(), "outhook.db"), cfg)
+func openSQLite(t *testing.T, opts ...outbox.Option) *backend {
+	return openSQLiteAt(t, filepath.Join(t.TempDir(), "outhook.db"), opts...)
 }
 
-func openSQLiteAt(t *testing.T, path string, cfg durable.Config) *backend {
-	ob, err := durablesqlite.Open(path, registry(t), testConfig(cfg))
+func openSQLiteAt(t *testing.T, path string, opts ...outbox.Option) *backend {
+	ob, err := outboxsqlite.Open(path, registry(t), testOptions(opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ob.Close(context.Background()) })
 	ctx := context.Background()
 	require.NoError(t, ob.Migrate(ctx))
 	return &backend{
-		name: "sqlite", ob: ob, store: ob.Store, log: ob.Log, redeliver: ob.Redeliver, jobs: ob.Client.JobList, close: ob.Close,
+		name: "sqlite", ob: ob, store: ob.Store(), log: ob.Log(), redeliver: ob.Redeliver, jobs: ob.Client().JobList, close: ob.Close,
 		dispatchTx: func(ctx context.Context, msg trigger.Message, commit bool) ([]webhook.Delivery, error) {
-			tx, err := ob.DB.BeginTx(ctx, nil)
+			tx, err := ob.DB().BeginTx(ctx, nil)
 			if err != nil {
 				return nil, err
 			}
@@ -123,20 +122,19 @@ func openSQLiteAt(t *testing.T, path string, cfg durable.Config) *backend {
 	}
 }
 
-func openPostgres(t *testing.T, cfg durable.Config) *backend {
-	schema, dsn := durabletest.NewSchema(t)
-	return openPostgresAt(t, schema, dsn, cfg)
+func openPostgres(t *testing.T, opts ...outbox.Option) *backend {
+	schema, dsn := pgtest.NewSchema(t)
+	return openPostgresAt(t, schema, dsn, opts...)
 }
 
-func openPostgresAt(t *testing.T, schema, dsn string, cfg durable.Config) *backend {
-	pool := durabletest.NewPool(t, dsn)
-	cfg.Schema = schema
-	ob, err := durablepg.Open(pool, registry(t), testConfig(cfg))
+func openPostgresAt(t *testing.T, schema, dsn string, opts ...outbox.Option) *backend {
+	pool := pgtest.NewPool(t, dsn)
+	ob, err := outboxpg.New(pool, registry(t), testOptions(append(opts, outbox.WithSchema(schema))...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ob.Close(context.Background()) })
 	require.NoError(t, ob.Migrate(context.Background()))
 	return &backend{
-		name: "postgres", ob: ob, store: ob.Store, log: ob.Log, redeliver: ob.Redeliver, jobs: ob.Client.JobList, close: ob.Close,
+		name: "postgres", ob: ob, store: ob.Store(), log: ob.Log(), redeliver: ob.Redeliver, jobs: ob.Client().JobList, close: ob.Close,
 		dispatchTx: func(ctx context.Context, msg trigger.Message, commit bool) ([]webhook.Delivery, error) {
 			tx, err := pool.Begin(ctx)
 			if err != nil {

@@ -1,4 +1,4 @@
-package durable_test
+package outbox_test
 
 import (
 	"context"
@@ -10,9 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/transport"
-	"github.com/outhook/outhook/transport/durable/durablepg"
-	"github.com/outhook/outhook/transport/durable/durablesqlite"
 	"github.com/outhook/outhook/trigger"
+	"github.com/outhook/outhook/webhook/outbox/outboxpg"
+	"github.com/outhook/outhook/webhook/outbox/outboxsqlite"
 )
 
 // sqlstoreAttempt is the part of a log row the tests compare.
@@ -49,10 +49,10 @@ func registryWithRaw(t testing.TB) *trigger.Registry {
 // transportOf returns the backend's durable Transport as a transport.Transport.
 func transportOf(be *backend) transport.Transport {
 	switch ob := be.ob.(type) {
-	case *durablesqlite.Outbox:
-		return ob.Transport
-	case *durablepg.Outbox:
-		return ob.Transport
+	case *outboxsqlite.Outbox:
+		return ob.Transport()
+	case *outboxpg.Outbox:
+		return ob.Transport()
 	}
 	panic("unknown backend")
 }

@@ -1,4 +1,4 @@
-package durable_test
+package outbox_test
 
 import (
 	"context"
@@ -18,12 +18,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/internal/durabletest"
+	"github.com/outhook/outhook/internal/pgtest"
 	"github.com/outhook/outhook/transport"
 	"github.com/outhook/outhook/transport/durable"
-	"github.com/outhook/outhook/transport/durable/durablepg"
-	"github.com/outhook/outhook/transport/durable/durablesqlite"
 	"github.com/outhook/outhook/webhook"
+	"github.com/outhook/outhook/webhook/outbox"
+	"github.com/outhook/outhook/webhook/outbox/internal/outboxtest"
+	"github.com/outhook/outhook/webhook/outbox/outboxpg"
+	"github.com/outhook/outhook/webhook/outbox/outboxsqlite"
 )
 
 // jobsOf lists the River jobs of one delivery.
@@ -65,24 +67,23 @@ func TestDefaultBackOffSchedule(t *testing.T) {
 func TestDurableDefaultBackOff(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		opts []webhook.Option
+		opts []webhook.SenderOption
 		want int
 	}{
 		{"default", nil, durable.DefaultMaxAttempts},
-		{"caller's WithBackOff wins", []webhook.Option{webhook.WithBackOff(testBackOff(3))}, 3},
+		{"caller's WithBackOff wins", []webhook.SenderOption{webhook.WithBackOff(testBackOff(3))}, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			// Not testConfig: it sets a backoff.
-			ob, err := durablesqlite.Open(filepath.Join(t.TempDir(), "b.db"), registry(t), durable.Config{
-				Logger: quietLogger(), DispatcherOptions: tc.opts})
+			// Not testOptions: it sets a backoff.
+			ob, err := outboxsqlite.Open(filepath.Join(t.TempDir(), "b.db"), registry(t), outbox.WithLogger(quietLogger()), outbox.WithSenderOptions(tc.opts...))
 			require.NoError(t, err)
 			defer ob.Close(ctx)
 			require.NoError(t, ob.Migrate(ctx))
-			createHook(t, ob.Store, "https://example.com/hook")
+			createHook(t, ob.Store(), "https://example.com/hook")
 			_, err = ob.Dispatch(ctx, PageUpdated{ID: 1})
 			require.NoError(t, err)
-			res, err := ob.Client.JobList(ctx, river.NewJobListParams().Kinds(durable.Kind))
+			res, err := ob.Client().JobList(ctx, river.NewJobListParams().Kinds(durable.Kind))
 			require.NoError(t, err)
 			require.Len(t, res.Jobs, 1)
 			assert.Equal(t, tc.want, res.Jobs[0].MaxAttempts)
@@ -91,7 +92,7 @@ func TestDurableDefaultBackOff(t *testing.T) {
 }
 
 func TestDeadLettersLimit(t *testing.T) {
-	be := openSQLite(t, durable.Config{})
+	be := openSQLite(t)
 	for _, limit := range []int{0, -1, durable.MaxDeadLetters + 1} {
 		assert.NotPanics(t, func() {
 			_, err := be.ob.DeadLetters(context.Background(), limit)
@@ -107,7 +108,7 @@ func TestDeadLettersLimit(t *testing.T) {
 func TestRedeliverConcurrently(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open backendFunc) {
 		ctx := context.Background()
-		be := open(t, durable.Config{})
+		be := open(t)
 		hook := createHook(t, be.store, "https://example.com/hook")
 		ds, err := be.ob.Dispatch(ctx, PageUpdated{ID: 9})
 		require.NoError(t, err)
@@ -144,10 +145,10 @@ func TestRedeliverConcurrently(t *testing.T) {
 		// The Transport's own, transactionless Redeliver agrees.
 		var redeliver func(context.Context, uuid.UUID) error
 		switch ob := be.ob.(type) {
-		case *durablesqlite.Outbox:
-			redeliver = ob.Transport.Redeliver
-		case *durablepg.Outbox:
-			redeliver = ob.Transport.Redeliver
+		case *outboxsqlite.Outbox:
+			redeliver = ob.Transport().Redeliver
+		case *outboxpg.Outbox:
+			redeliver = ob.Transport().Redeliver
 		}
 		assert.ErrorIs(t, redeliver(ctx, id), durable.ErrInProgress)
 		assert.ErrorIs(t, redeliver(ctx, uuid.New()), durable.ErrDeliveryNotFound)
@@ -157,7 +158,7 @@ func TestRedeliverConcurrently(t *testing.T) {
 // Redeliver's lookup uses the partial index Migrate creates: the query River
 // sends is captured and explained after many deliveries were enqueued.
 func TestRedeliverUsesIndexPostgres(t *testing.T) {
-	schema, dsn := durabletest.NewSchema(t)
+	schema, dsn := pgtest.NewSchema(t)
 	ctx := context.Background()
 	var mu sync.Mutex
 	var lookups []pgx.TraceQueryStartData
@@ -173,7 +174,7 @@ func TestRedeliverUsesIndexPostgres(t *testing.T) {
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	require.NoError(t, err)
 	defer pool.Close()
-	ob, err := durablepg.Open(pool, registry(t), testConfig(durable.Config{Schema: schema}))
+	ob, err := outboxpg.New(pool, registry(t), testOptions(outbox.WithSchema(schema))...)
 	require.NoError(t, err)
 	defer ob.Close(ctx)
 	require.NoError(t, ob.Migrate(ctx))
@@ -182,7 +183,7 @@ func TestRedeliverUsesIndexPostgres(t *testing.T) {
 	for i := range envs {
 		envs[i] = transport.Envelope{DeliveryID: uuid.New(), WebhookID: uuid.New(), Trigger: pageTrigger, Body: []byte(`{}`)}
 	}
-	_, err = ob.Transport.Send(ctx, ob.Dispatcher.Sender(), envs)
+	_, err = ob.Transport().Send(ctx, ob.Dispatcher().Sender(), envs)
 	require.NoError(t, err)
 	explain := func(when string) {
 		t.Helper()
@@ -226,8 +227,8 @@ func (tracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {
 func TestBodyWithNULByte(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open backendFunc) {
 		ctx := context.Background()
-		be := open(t, durable.Config{})
-		rc := durabletest.NewReceiver(t, webhook.HeaderDeliveryID)
+		be := open(t)
+		rc := outboxtest.NewReceiver(t, webhook.HeaderDeliveryID)
 		hook := createHook(t, be.store, rc.URL)
 		require.NoError(t, be.ob.Start(ctx))
 		env := transport.Envelope{DeliveryID: uuid.New(), WebhookID: hook.ID, Trigger: pageTrigger, Body: []byte("a\x00b")}
@@ -241,7 +242,7 @@ func TestBodyWithNULByte(t *testing.T) {
 
 func TestSendNothing(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open backendFunc) {
-		be := open(t, durable.Config{})
+		be := open(t)
 		rs, err := transportOf(be).Send(context.Background(), sender(be), nil)
 		require.NoError(t, err)
 		assert.Empty(t, rs)
@@ -250,10 +251,10 @@ func TestSendNothing(t *testing.T) {
 
 func sender(be *backend) transport.Attempter {
 	switch ob := be.ob.(type) {
-	case *durablesqlite.Outbox:
-		return ob.Dispatcher.Sender()
-	case *durablepg.Outbox:
-		return ob.Dispatcher.Sender()
+	case *outboxsqlite.Outbox:
+		return ob.Dispatcher().Sender()
+	case *outboxpg.Outbox:
+		return ob.Dispatcher().Sender()
 	}
 	panic("unknown backend")
 }
@@ -266,7 +267,7 @@ func TestCloseCancelsHungAttempt(t *testing.T) {
 	var mu sync.Mutex
 	hang := true
 	started := make(chan struct{}, 1)
-	rc := durabletest.NewReceiver(t, webhook.HeaderDeliveryID)
+	rc := outboxtest.NewReceiver(t, webhook.HeaderDeliveryID)
 	rc.Handle = func(w http.ResponseWriter, r *http.Request, _ string, _ int) bool {
 		mu.Lock()
 		h := hang
@@ -278,11 +279,11 @@ func TestCloseCancelsHungAttempt(t *testing.T) {
 		}
 		return true
 	}
-	cfg := durable.Config{DispatcherOptions: []webhook.Option{webhook.WithAttemptTimeout(time.Minute)}}
-	ob, err := durablesqlite.Open(path, registry(t), testConfig(cfg))
+	cfg := outbox.WithSenderOptions(webhook.WithAttemptTimeout(time.Minute))
+	ob, err := outboxsqlite.Open(path, registry(t), testOptions(cfg)...)
 	require.NoError(t, err)
 	require.NoError(t, ob.Migrate(ctx))
-	createHook(t, ob.Store, rc.URL)
+	createHook(t, ob.Store(), rc.URL)
 	require.NoError(t, ob.Start(ctx))
 	ds, err := ob.Dispatch(ctx, PageUpdated{ID: 1})
 	require.NoError(t, err)
@@ -295,7 +296,7 @@ func TestCloseCancelsHungAttempt(t *testing.T) {
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Less(t, time.Since(begin), 15*time.Second)
 	select {
-	case <-ob.Client.Stopped():
+	case <-ob.Client().Stopped():
 	default:
 		t.Fatal("Close returned with the River client still running")
 	}
@@ -320,10 +321,7 @@ func TestNoJobTimeoutKeepsRescueHorizon(t *testing.T) {
 		{-1, 0}, // River's default
 	} {
 		var got time.Duration
-		ob, err := durablesqlite.Open(filepath.Join(t.TempDir(), "r.db"), registry(t), durable.Config{
-			Logger: quietLogger(), JobTimeout: tc.timeout,
-			River: func(c *river.Config) { got = c.RescueStuckJobsAfter },
-		})
+		ob, err := outboxsqlite.Open(filepath.Join(t.TempDir(), "r.db"), registry(t), outbox.WithLogger(quietLogger()), outbox.WithJobTimeout(tc.timeout), outbox.WithRiverConfig(func(c *river.Config) { got = c.RescueStuckJobsAfter }))
 		require.NoError(t, err)
 		assert.Equal(t, tc.want, got, "JobTimeout %s", tc.timeout)
 		require.NoError(t, ob.Close(context.Background()))

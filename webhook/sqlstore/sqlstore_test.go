@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
-	"github.com/outhook/outhook/internal/durabletest"
+	"github.com/outhook/outhook/internal/pgtest"
 	"github.com/outhook/outhook/signer"
 	"github.com/outhook/outhook/webhook"
 	"github.com/outhook/outhook/webhook/sqlstore"
@@ -33,7 +33,7 @@ func openDB(t *testing.T, name string) (*sql.DB, sqlstore.Dialect) {
 		db, err = sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "s.db")+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
 		d = sqlstore.SQLite
 	case "postgres":
-		_, dsn := durabletest.NewSchema(t)
+		_, dsn := pgtest.NewSchema(t)
 		db, err = sql.Open("pgx", dsn)
 		d = sqlstore.Postgres
 	}

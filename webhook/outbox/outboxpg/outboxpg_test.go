@@ -1,4 +1,4 @@
-package durablepg_test
+package outboxpg_test
 
 import (
 	"context"
@@ -17,12 +17,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/internal/durabletest"
+	"github.com/outhook/outhook/internal/pgtest"
 	"github.com/outhook/outhook/transport/durable"
-	"github.com/outhook/outhook/transport/durable/durablepg"
 	"github.com/outhook/outhook/trigger"
 	"github.com/outhook/outhook/webhook"
 	"github.com/outhook/outhook/webhook/netguard"
+	"github.com/outhook/outhook/webhook/outbox"
+	"github.com/outhook/outhook/webhook/outbox/internal/outboxtest"
+	"github.com/outhook/outhook/webhook/outbox/outboxpg"
 )
 
 type OrderPaid struct {
@@ -33,17 +35,15 @@ func (o OrderPaid) JSONSerialize() any { return o }
 
 const orderPaid = "shop/order-paid"
 
-func config(schema string) durable.Config {
-	return durable.Config{
-		Schema: schema,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		DispatcherOptions: []webhook.Option{
-			webhook.WithGuard(netguard.New(netguard.AllowLoopback())),
+func options(schema string) []outbox.Option {
+	return []outbox.Option{
+		outbox.WithSchema(schema),
+		outbox.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		outbox.WithSenderOptions(webhook.WithGuard(netguard.New(netguard.AllowLoopback())),
 			webhook.WithBackOff(func() backoff.BackOff {
 				return backoff.WithMaxRetries(backoff.NewConstantBackOff(10*time.Millisecond), 2)
-			}),
-		},
-		FetchPollInterval: 20 * time.Millisecond,
+			})),
+		outbox.WithFetchPollInterval(20 * time.Millisecond),
 	}
 }
 
@@ -57,18 +57,18 @@ func registry(t *testing.T) *trigger.Registry {
 // *sql.Tx, and the deliveries exist if and only if it commits.
 func TestOpenDB(t *testing.T) {
 	ctx := context.Background()
-	schema, dsn := durabletest.NewSchema(t)
+	schema, dsn := pgtest.NewSchema(t)
 	db, err := sql.Open("pgx", dsn)
 	require.NoError(t, err)
 	defer db.Close()
-	ob, err := durablepg.OpenDB(db, registry(t), config(schema))
+	ob, err := outboxpg.NewSQL(db, registry(t), options(schema)...)
 	require.NoError(t, err)
 	require.NoError(t, ob.Migrate(ctx))
 	require.NoError(t, ob.Migrate(ctx), "Migrate is idempotent")
 	_, err = db.ExecContext(ctx, `CREATE TABLE app_order (id INT PRIMARY KEY)`)
 	require.NoError(t, err)
-	rc := durabletest.NewReceiver(t, webhook.HeaderDeliveryID)
-	require.NoError(t, ob.Store.Create(ctx, &webhook.Webhook{Name: "shop", Triggers: []string{orderPaid}, URL: rc.URL}))
+	rc := outboxtest.NewReceiver(t, webhook.HeaderDeliveryID)
+	require.NoError(t, ob.Store().Create(ctx, &webhook.Webhook{Name: "shop", Triggers: []string{orderPaid}, URL: rc.URL}))
 	require.NoError(t, ob.Start(ctx))
 
 	dispatchTx := func(id int, commit bool) uuid.UUID {
@@ -100,7 +100,7 @@ func TestOpenDB(t *testing.T) {
 	assert.Equal(t, `{"id":2}`, s[committed.String()].Body)
 	assert.Equal(t, `{"id":3}`, s[plain[0].ID.String()].Body)
 	assert.NotContains(t, s, rolledBack.String(), "a rolled back delivery is never sent")
-	res, err := ob.Client.JobList(ctx, river.NewJobListParams().Kinds(durable.Kind))
+	res, err := ob.Client().JobList(ctx, river.NewJobListParams().Kinds(durable.Kind))
 	require.NoError(t, err)
 	assert.Len(t, res.Jobs, 2, "the rolled back delivery has no job")
 	var orders int
@@ -119,9 +119,9 @@ func TestOpenDB(t *testing.T) {
 // Close stops the Outbox and leaves the caller's pool open.
 func TestOpenCloseLeavesPoolOpen(t *testing.T) {
 	ctx := context.Background()
-	schema, dsn := durabletest.NewSchema(t)
-	pool := durabletest.NewPool(t, dsn)
-	ob, err := durablepg.Open(pool, registry(t), config(schema))
+	schema, dsn := pgtest.NewSchema(t)
+	pool := pgtest.NewPool(t, dsn)
+	ob, err := outboxpg.New(pool, registry(t), options(schema)...)
 	require.NoError(t, err)
 	require.NoError(t, ob.Migrate(ctx))
 	require.NoError(t, ob.Start(ctx))
@@ -139,7 +139,7 @@ func ExampleOpenDB() {
 	}
 	reg := trigger.NewRegistry()
 	_ = trigger.Register[OrderPaid](reg, orderPaid, "an order was paid")
-	ob, err := durablepg.OpenDB(db, reg, durable.Config{})
+	ob, err := outboxpg.NewSQL(db, reg)
 	if err != nil {
 		panic(err)
 	}
@@ -178,7 +178,7 @@ func ExampleOpen() {
 	defer pool.Close()
 	reg := trigger.NewRegistry()
 	_ = trigger.Register[OrderPaid](reg, orderPaid, "an order was paid")
-	ob, err := durablepg.Open(pool, reg, durable.Config{})
+	ob, err := outboxpg.New(pool, reg)
 	if err != nil {
 		panic(err)
 	}

@@ -1,4 +1,4 @@
-package durablesqlite_test
+package outboxsqlite_test
 
 import (
 	"context"
@@ -16,11 +16,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/transport/durable"
-	"github.com/outhook/outhook/transport/durable/durablesqlite"
 	"github.com/outhook/outhook/trigger"
 	"github.com/outhook/outhook/webhook"
 	"github.com/outhook/outhook/webhook/netguard"
+	"github.com/outhook/outhook/webhook/outbox"
+	"github.com/outhook/outhook/webhook/outbox/outboxsqlite"
 )
 
 // OrderPaid is the example's message.
@@ -50,11 +50,10 @@ func ExampleOpen() {
 	}
 	defer os.RemoveAll(dir)
 
-	ob, err := durablesqlite.Open(filepath.Join(dir, "outhook.db"), reg, durable.Config{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	ob, err := outboxsqlite.Open(filepath.Join(dir, "outhook.db"), reg, outbox.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
 		// The default client refuses loopback addresses; this receiver is one.
-		DispatcherOptions: []webhook.Option{webhook.WithGuard(netguard.New(netguard.AllowLoopback()))},
-	})
+		outbox.WithSenderOptions(webhook.WithGuard(netguard.New(netguard.AllowLoopback()))),
+	)
 	if err != nil {
 		panic(err)
 	}
@@ -62,7 +61,7 @@ func ExampleOpen() {
 	if err := ob.Migrate(ctx); err != nil {
 		panic(err)
 	}
-	err = ob.Store.Create(ctx, &webhook.Webhook{Name: "shop", Triggers: []string{"shop/order-paid"}, URL: receiver.URL})
+	err = ob.Store().Create(ctx, &webhook.Webhook{Name: "shop", Triggers: []string{"shop/order-paid"}, URL: receiver.URL})
 	if err != nil {
 		panic(err)
 	}
@@ -88,8 +87,7 @@ func TestOpenKeepsThePath(t *testing.T) {
 	for _, name := range []string{"plain.db", "with space.db", "a#b.db", "q?x=1.db", "50%41.db"} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			ob, err := durablesqlite.Open(filepath.Join(dir, name), trigger.NewRegistry(), durable.Config{
-				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			ob, err := outboxsqlite.Open(filepath.Join(dir, name), trigger.NewRegistry(), outbox.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 			require.NoError(t, err)
 			require.NoError(t, ob.Migrate(context.Background()))
 			require.NoError(t, ob.Close(context.Background()))
@@ -109,33 +107,31 @@ func TestOpenKeepsThePath(t *testing.T) {
 
 // Close works on an Outbox that never started, and closes its pools.
 func TestCloseWithoutStart(t *testing.T) {
-	ob, err := durablesqlite.Open(filepath.Join(t.TempDir(), "c.db"), trigger.NewRegistry(), durable.Config{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ob, err := outboxsqlite.Open(filepath.Join(t.TempDir(), "c.db"), trigger.NewRegistry(), outbox.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	require.NoError(t, err)
 	require.NoError(t, ob.Close(context.Background()))
-	assert.Error(t, ob.DB.Ping())
-	assert.Error(t, ob.Reader.Ping())
+	assert.Error(t, ob.DB().Ping())
+	assert.Error(t, ob.Reader().Ping())
 }
 
 // The delivery log and the records can be read while the app holds the one
 // writer connection in a transaction (as DispatchTx callers do).
 func TestReadsDuringAppTransaction(t *testing.T) {
 	ctx := context.Background()
-	ob, err := durablesqlite.Open(filepath.Join(t.TempDir(), "r.db"), trigger.NewRegistry(), durable.Config{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ob, err := outboxsqlite.Open(filepath.Join(t.TempDir(), "r.db"), trigger.NewRegistry(), outbox.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	require.NoError(t, err)
 	defer ob.Close(ctx)
 	require.NoError(t, ob.Migrate(ctx))
-	tx, err := ob.DB.BeginTx(ctx, nil)
+	tx, err := ob.DB().BeginTx(ctx, nil)
 	require.NoError(t, err)
 	defer tx.Rollback() //nolint:errcheck // the test only holds it
 
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	_, err = ob.Log.ByDelivery(rctx, uuid.New())
+	_, err = ob.Log().ByDelivery(rctx, uuid.New())
 	assert.NoError(t, err, "the log reads through the reader")
-	_, err = ob.Log.ByWebhook(rctx, uuid.New(), 10)
+	_, err = ob.Log().ByWebhook(rctx, uuid.New(), 10)
 	assert.NoError(t, err)
-	_, err = ob.Store.List(rctx)
+	_, err = ob.Store().List(rctx)
 	assert.NoError(t, err, "the store reads through the reader")
 }

@@ -19,12 +19,12 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/outhook/outhook/transport"
-	"github.com/outhook/outhook/transport/durable"
-	"github.com/outhook/outhook/transport/durable/durablepg"
-	"github.com/outhook/outhook/transport/durable/durablesqlite"
 	"github.com/outhook/outhook/trigger"
 	"github.com/outhook/outhook/webhook"
 	"github.com/outhook/outhook/webhook/netguard"
+	"github.com/outhook/outhook/webhook/outbox"
+	"github.com/outhook/outhook/webhook/outbox/outboxpg"
+	"github.com/outhook/outhook/webhook/outbox/outboxsqlite"
 )
 
 // NS derives delivery IDs from indexes, so the parent knows every ID.
@@ -55,21 +55,19 @@ func run() error {
 	if err := trigger.Register[page](reg, "test/page-updated", ""); err != nil {
 		return err
 	}
-	cfg := durable.Config{
-		Workers:           32,
-		JobTimeout:        3 * time.Second,
-		FetchPollInterval: 20 * time.Millisecond,
-		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
-		DispatcherOptions: []webhook.Option{
-			webhook.WithGuard(netguard.New(netguard.AllowLoopback())),
-			webhook.WithAttemptTimeout(2 * time.Second),
+	cfg := []outbox.Option{
+		outbox.WithWorkers(32),
+		outbox.WithJobTimeout(3 * time.Second),
+		outbox.WithFetchPollInterval(20 * time.Millisecond),
+		outbox.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		outbox.WithSenderOptions(webhook.WithGuard(netguard.New(netguard.AllowLoopback())),
+			webhook.WithAttemptTimeout(2*time.Second),
 			webhook.WithUserAgent(os.Getenv("CHILD_AGENT")),
 			webhook.WithBackOff(func() backoff.BackOff {
 				return backoff.WithMaxRetries(backoff.NewConstantBackOff(10*time.Millisecond), 9)
-			}),
-		},
+			})),
 		// Rescue jobs of a killed process quickly (River checks every 30 s).
-		River: func(c *river.Config) { c.RescueStuckJobsAfter = 4 * time.Second },
+		outbox.WithRiverConfig(func(c *river.Config) { c.RescueStuckJobsAfter = 4 * time.Second }),
 	}
 	var (
 		tr    transport.Transport
@@ -78,25 +76,24 @@ func run() error {
 	)
 	switch kind {
 	case "sqlite":
-		ob, err := durablesqlite.Open(db, reg, cfg)
+		ob, err := outboxsqlite.Open(db, reg, cfg...)
 		if err != nil {
 			return err
 		}
 		defer ob.Close(context.Background())
-		tr, start, d = ob.Transport, ob.Start, ob.Dispatcher
+		tr, start, d = ob.Transport(), ob.Start, ob.Dispatcher()
 	case "postgres":
 		pool, err := pgxpool.New(ctx, db)
 		if err != nil {
 			return err
 		}
 		defer pool.Close()
-		cfg.Schema = schema
-		ob, err := durablepg.Open(pool, reg, cfg)
+		ob, err := outboxpg.New(pool, reg, append(cfg, outbox.WithSchema(schema))...)
 		if err != nil {
 			return err
 		}
 		defer ob.Close(context.Background())
-		tr, start, d = ob.Transport, ob.Start, ob.Dispatcher
+		tr, start, d = ob.Transport(), ob.Start, ob.Dispatcher()
 	default:
 		return fmt.Errorf("unknown CHILD_KIND %q", kind)
 	}

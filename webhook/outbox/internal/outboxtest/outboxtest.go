@@ -4,17 +4,11 @@
 package outboxtest
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"sync"
 	"testing"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Delivery is what the receiver saw of one delivery ID.
