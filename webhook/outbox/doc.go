@@ -1,0 +1,22 @@
+// Package outbox is the ready-made durable setup: a River client working
+// the River transport's queue (package transport/durable), a
+// webhook.Dispatcher wired to it, the record store and the delivery log
+// (package webhook/sqlstore), all in one database, so that a delivery is
+// enqueued in the same database as the application's data and survives
+// crashes and restarts.
+//
+// The shortest use is a ready-made Outbox from a driver package:
+//
+//	ob, err := outboxsqlite.Open("outhook.db", reg) // or outboxpg.New(pool, reg)
+//	defer ob.Close(ctx)
+//	err = ob.Migrate(ctx)
+//	err = ob.Start(ctx)
+//	deliveries, err := ob.Dispatch(ctx, PageUpdated{ID: 42})     // StatusQueued
+//	deliveries, err = ob.DispatchTx(ctx, tx, PageUpdated{ID: 42}) // if and only if tx commits
+//
+// Retries follow durable.DefaultBackOff (25 attempts over about two and a
+// half days) unless WithSenderOptions gives webhook.WithBackOff. Every
+// attempt is written to the delivery log (Log); deliveries that gave up are
+// listed by DeadLetters and sent again, with the same delivery ID, by
+// Redeliver.
+package outbox
