@@ -22,7 +22,8 @@ import (
 // The index is the one thing outhook adds to a table River owns. A River
 // upgrade that renamed the table, the kind column or the args column would
 // make it fail here, loudly, rather than leave Redeliver scanning the table
-// (TestDeliveryIndex checks that it exists and that queries use it).
+// (TestDeliveryIndexSQLite here and TestRedeliverUsesIndexPostgres in
+// webhook/outbox check that it exists and that queries use it).
 func Migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], db *sql.DB, schema string, log *slog.Logger) error {
 	if log == nil {
 		log = slog.Default()

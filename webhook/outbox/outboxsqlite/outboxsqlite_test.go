@@ -44,7 +44,7 @@ func ExampleOpen() {
 	if err := trigger.Register[OrderPaid](reg, "shop/order-paid", "an order was paid"); err != nil {
 		panic(err)
 	}
-	dir, err := os.MkdirTemp("", "durablesqlite-example")
+	dir, err := os.MkdirTemp("", "outboxsqlite-example")
 	if err != nil {
 		panic(err)
 	}
