@@ -2,7 +2,6 @@ package outbox_test
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -103,6 +102,6 @@ func TestFlakyReceiver(t *testing.T) {
 				assert.Equal(t, http.StatusOK, last.StatusCode)
 			}
 		}
-		t.Log(fmt.Sprintf("%d delivered, %d dead-lettered", total-nDead, nDead))
+		t.Logf("%d delivered, %d dead-lettered", total-nDead, nDead)
 	})
 }

@@ -2,15 +2,12 @@ package outbox_test
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
@@ -153,19 +150,8 @@ func openPostgresAt(t *testing.T, schema, dsn string, opts ...outbox.Option) *ba
 	}
 }
 
-var _ = pgx.ErrNoRows
-var _ *sql.DB
-
 func createHook(t testing.TB, store webhook.Store, url string) *webhook.Webhook {
 	w := &webhook.Webhook{Name: "test", Triggers: []string{pageTrigger}, URL: url}
 	require.NoError(t, store.Create(context.Background(), w))
 	return w
-}
-
-func mustJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return string(b)
 }

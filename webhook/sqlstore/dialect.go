@@ -7,11 +7,10 @@ import (
 
 // Dialect is the SQL flavour of a database. Use SQLite or Postgres.
 type Dialect struct {
-	name        string
-	dollar      bool   // $1 placeholders instead of ?
-	serial      string // auto-increment primary key column
-	boolType    string
-	description string
+	name     string
+	dollar   bool   // $1 placeholders instead of ?
+	serial   string // auto-increment primary key column
+	boolType string
 }
 
 // Dialects outhook supports.

@@ -1,7 +1,6 @@
 package sqlstore_test
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -17,7 +16,7 @@ func envelope(del, hook uuid.UUID) transport.Envelope {
 
 func transportAttempt(n int, start time.Time) transport.Attempt {
 	return transport.Attempt{Number: n, Start: start, Duration: 1500 * time.Millisecond, StatusCode: 503,
-		Excerpt: "bad\xff\x00 gateway", Outcome: transport.Retry, Err: errors.New(fmt.Sprintf("attempt %d failed", n))}
+		Excerpt: "bad\xff\x00 gateway", Outcome: transport.Retry, Err: fmt.Errorf("attempt %d failed", n)}
 }
 
 func exampleDir() string {
