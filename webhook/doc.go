@@ -12,5 +12,15 @@
 // its trigger and hands one envelope per record to a transport.Transport
 // (transport.Sync by default). The Sender makes each attempt: it loads the
 // record, signs the body with the record's scheme and secret, sends it with a
-// per-attempt timeout and classifies the answer.
+// per-attempt timeout and classifies the answer. DispatchVia sends one
+// Dispatch through another transport, such as the River transport bound to
+// the application's database transaction.
+//
+// Options are functional, one type per constructor: NewDispatcher takes
+// DispatcherOptions, NewSender SenderOptions; every SenderOption is a
+// DispatcherOption too (it configures the Dispatcher's Sender), while
+// WithTransport, WithMaxBodySize and WithIDGenerator apply to a Dispatcher
+// only. A Dispatcher reads records through a Lookup and a Sender through a
+// Getter; the full Store is for administration. The zero MemoryStore is an
+// empty store, ready to use.
 package webhook

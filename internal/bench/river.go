@@ -164,7 +164,7 @@ func riverSides[TTx any](o *outbox.Outbox[TTx], e *env, noop *atomic.Pointer[tal
 
 // newSchema creates a fresh schema in the database at dsn and returns a pool
 // whose search_path is it, and a function that closes the pool and drops the
-// schema (the tests' internal/durabletest does the same with a testing.TB).
+// schema (the tests' internal/pgtest does the same with a testing.TB).
 func newSchema(ctx context.Context, dsn string) (schema string, pool *pgxpool.Pool, drop func(), err error) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])

@@ -9,8 +9,8 @@ import (
 // DefaultMaxAttempts is how many attempts DefaultBackOff allows a delivery.
 const DefaultMaxAttempts = 25
 
-// DefaultBackOff is the retry schedule of an Outbox whose
-// Config.DispatcherOptions do not set webhook.WithBackOff: exponential from
+// DefaultBackOff is the retry schedule of the outbox (webhook/outbox) when
+// its sender options do not set webhook.WithBackOff: exponential from
 // 15 s, doubling, ±20 % jitter, at most 4 hours between attempts, at most
 // DefaultMaxAttempts attempts, which spreads a delivery over about two and a
 // half days. That outlasts a receiver's deploy, outage or weekend, which

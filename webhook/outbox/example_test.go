@@ -67,6 +67,8 @@ func Example() {
 
 // The transactional outbox on PostgreSQL: the webhook is enqueued if and
 // only if the application's transaction commits.
+//
+// It needs a PostgreSQL database (DATABASE_URL), so it is compiled, not run.
 func ExampleOutbox_DispatchTx() {
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
@@ -99,6 +101,8 @@ func ExampleOutbox_DispatchTx() {
 
 // Bring your own River client: add outhook's worker and queue to it, and
 // dispatch through the River transport (durable.New) instead of an Outbox.
+//
+// It needs a PostgreSQL database (DATABASE_URL), so it is compiled, not run.
 func Example_bringYourOwnRiver() {
 	ctx := context.Background()
 	pool, _ := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))

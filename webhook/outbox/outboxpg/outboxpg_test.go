@@ -131,7 +131,9 @@ func TestOpenCloseLeavesPoolOpen(t *testing.T) {
 
 // The transactional outbox over database/sql: an order and its webhook
 // commit together.
-func ExampleOpenDB() {
+//
+// It needs a PostgreSQL database (DATABASE_URL), so it is compiled, not run.
+func ExampleNewSQL() {
 	ctx := context.Background()
 	db, err := sql.Open("pgx", os.Getenv("DATABASE_URL"))
 	if err != nil {
@@ -169,7 +171,9 @@ func ExampleOpenDB() {
 
 // Many app instances share one PostgreSQL database; each delivery is sent by
 // one of them at a time.
-func ExampleOpen() {
+//
+// It needs a PostgreSQL database (DATABASE_URL), so it is compiled, not run.
+func ExampleNew() {
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 	if err != nil {
