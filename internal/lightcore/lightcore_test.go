@@ -86,6 +86,7 @@ func TestCoreModuleGraphIsLight(t *testing.T) {
 	goCmd(t, dir, env, "mod", "tidy")
 	mods := strings.Fields(goCmd(t, dir, env, "list", "-m", "-f", "{{.Path}}", "all"))
 	require.Contains(t, mods, core)
+	t.Logf("module graph: %v", mods)
 	for _, m := range mods {
 		assert.False(t, isHeavy(m), "an app importing only the core gets %s in its module graph", m)
 	}
