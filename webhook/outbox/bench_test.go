@@ -29,7 +29,7 @@ import (
 // client doing the same POSTs, and River working no-op jobs. Run it with a
 // fixed count, e.g.
 //
-//	OUTHOOK_TEST_POSTGRES=... go test -run '^$' -bench Deliveries -benchtime 3000x ./transport/durable/
+//	OUTHOOK_TEST_POSTGRES=... go test -run '^$' -bench Deliveries -benchtime 3000x ./webhook/outbox/
 func BenchmarkDeliveries(b *testing.B) {
 	for _, workers := range []int{1, 16, 128} {
 		b.Run(fmt.Sprintf("net-http/workers=%d", workers), func(b *testing.B) { benchHTTP(b, workers) })

@@ -9,6 +9,7 @@
 //	store := sqlstore.New(db, sqlstore.SQLite)
 //	d := webhook.NewDispatcher(store, reg)
 //
-// The durable transport (transport/durable) writes the delivery log through
-// a Log and uses Migrate for its own tables.
+// The outbox (webhook/outbox) keeps its records here and writes the delivery
+// log through a Log; its Migrate calls this package's Migrate. The River
+// worker (transport/durable) takes a Log as its attempt recorder.
 package sqlstore
