@@ -45,13 +45,10 @@ func (t *Transport[TTx]) Client() *river.Client[TTx] { return t.client }
 // batch and reports them StatusQueued. Every job may take as many attempts as
 // a's backoff schedule allows.
 func (t *Transport[TTx]) Send(ctx context.Context, a transport.Attempter, envs []transport.Envelope) ([]transport.Result, error) {
-	if len(envs) == 0 {
-		return []transport.Result{}, nil // River refuses an empty batch
-	}
-	if _, err := t.client.InsertMany(ctx, params(a, envs)); err != nil {
-		return nil, fmt.Errorf("durable: enqueue %d deliveries: %w", len(envs), err)
-	}
-	return queued(envs), nil
+	return enqueue(a, envs, "", func(ps []river.InsertManyParams) error {
+		_, err := t.client.InsertMany(ctx, ps)
+		return err
+	})
 }
 
 // InTx returns the Transport bound to the application's transaction tx:
@@ -71,11 +68,20 @@ type txTransport[TTx any] struct {
 
 // Send implements transport.Transport inside the bound transaction.
 func (b txTransport[TTx]) Send(ctx context.Context, a transport.Attempter, envs []transport.Envelope) ([]transport.Result, error) {
+	return enqueue(a, envs, " in transaction", func(ps []river.InsertManyParams) error {
+		_, err := b.t.client.InsertManyTx(ctx, b.tx, ps)
+		return err
+	})
+}
+
+// enqueue inserts one job per envelope in one batch with insert and reports
+// them StatusQueued; where completes the error message.
+func enqueue(a transport.Attempter, envs []transport.Envelope, where string, insert func([]river.InsertManyParams) error) ([]transport.Result, error) {
 	if len(envs) == 0 {
-		return []transport.Result{}, nil
+		return []transport.Result{}, nil // River refuses an empty batch
 	}
-	if _, err := b.t.client.InsertManyTx(ctx, b.tx, params(a, envs)); err != nil {
-		return nil, fmt.Errorf("durable: enqueue %d deliveries in transaction: %w", len(envs), err)
+	if err := insert(params(a, envs)); err != nil {
+		return nil, fmt.Errorf("durable: enqueue %d deliveries%s: %w", len(envs), where, err)
 	}
 	return queued(envs), nil
 }
