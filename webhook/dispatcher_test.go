@@ -61,7 +61,7 @@ func TestDispatchFanOut(t *testing.T) {
 		assert.Equal(t, wantBody, string(r.Body), "body is encoded without HTML escaping")
 		assert.Equal(t, "application/json", r.Header.Get("Content-Type"))
 		assert.Equal(t, "sha256", r.Header.Get("Webhook-Signature-Algo"))
-		assert.Equal(t, typo3Signature(recs[i].Secret, recs[i].ID.String(), r.Body), r.Header.Get("Webhook-Signature"))
+		assert.Equal(t, typo3Signature(recs[i].Secret.Reveal(), recs[i].ID.String(), r.Body), r.Header.Get("Webhook-Signature"))
 		assert.Equal(t, fmt.Sprint(i), r.Header.Get("X-Tenant"))
 		assert.Equal(t, pageTrigger, r.Header.Get(webhook.HeaderTrigger))
 
@@ -141,7 +141,7 @@ func TestDispatchGET(t *testing.T) {
 	require.Len(t, reqs, 1)
 	assert.Equal(t, http.MethodGet, reqs[0].Method)
 	assert.Equal(t, `{"id":3,"title":""}`, string(reqs[0].Body), "GET carries the body, as TYPO3 sends it")
-	assert.Equal(t, typo3Signature(rec.Secret, rec.ID.String(), reqs[0].Body), reqs[0].Header.Get("Webhook-Signature"))
+	assert.Equal(t, typo3Signature(rec.Secret.Reveal(), rec.ID.String(), reqs[0].Body), reqs[0].Header.Get("Webhook-Signature"))
 }
 
 func TestDispatchRetries(t *testing.T) {
@@ -419,8 +419,11 @@ func TestConcurrentDispatch(t *testing.T) {
 			defer wg.Done()
 			recs, err := store.List(ctx)
 			if assert.NoError(t, err) {
-				recs[0].Description = "edited"
-				assert.NoError(t, store.Update(ctx, recs[0]))
+				_, err := webhook.Modify(ctx, store, recs[0].ID, func(w *webhook.Webhook) error {
+					w.Description += " edited"
+					return nil
+				})
+				assert.NoError(t, err)
 			}
 		}()
 	}
@@ -448,14 +451,12 @@ func TestTYPO3Vectors(t *testing.T) {
 		}
 		n++
 		t.Run(v.ID, func(t *testing.T) {
-			store := webhook.NewMemoryStore()
 			rc := newReceiver(t)
-			record(t, store, rc.URL, func(w *webhook.Webhook) {
-				w.ID = uuid.MustParse(v.ID)
-				w.Secret = v.Secret
-				w.Triggers = []string{"myapp/raw"}
-			})
-			d := webhook.NewDispatcher(store, registry(t), loopback)
+			// The vectors' secrets are shorter than Validate accepts of a
+			// new record, so the record is served as it is, not created.
+			rec := &webhook.Webhook{ID: uuid.MustParse(v.ID), Name: "vector", URL: rc.URL,
+				Secret: webhook.Secret(v.Secret), Triggers: []string{"myapp/raw"}}
+			d := webhook.NewDispatcher(fixedLookup{rec}, registry(t), loopback)
 			deliveries, err := d.Dispatch(context.Background(), rawMessage(v.Body))
 			require.NoError(t, err)
 			require.Len(t, deliveries, 1)

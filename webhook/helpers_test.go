@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/trigger"
@@ -107,4 +108,21 @@ func fastBackOff(max int) func() backoff.BackOff {
 	return func() backoff.BackOff {
 		return backoff.WithMaxRetries(backoff.NewConstantBackOff(time.Millisecond), uint64(max-1))
 	}
+}
+
+// fixedLookup serves one record as it is, without a Store's validation.
+type fixedLookup struct{ w *webhook.Webhook }
+
+func (l fixedLookup) Get(_ context.Context, id uuid.UUID) (*webhook.Webhook, error) {
+	if id != l.w.ID {
+		return nil, webhook.ErrNotFound
+	}
+	return l.w.Clone(), nil
+}
+
+func (l fixedLookup) ListActive(_ context.Context, trigger string) ([]*webhook.Webhook, error) {
+	if l.w.Disabled || !l.w.Subscribes(trigger) {
+		return nil, nil
+	}
+	return []*webhook.Webhook{l.w.Clone()}, nil
 }

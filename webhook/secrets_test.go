@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,14 +26,14 @@ func TestRotateSecret(t *testing.T) {
 	w := valid()
 	w.Secret = "old-secret"
 	require.NoError(t, w.RotateSecret("new-secret", time.Hour, now))
-	assert.Equal(t, "new-secret", w.Secret)
-	assert.Equal(t, "old-secret", w.PreviousSecret)
+	assert.Equal(t, webhook.Secret("new-secret"), w.Secret)
+	assert.Equal(t, webhook.Secret("old-secret"), w.PreviousSecret)
 
 	assert.Equal(t, []string{"new-secret", "old-secret"}, w.Secrets(now.Add(59*time.Minute)), "during the overlap")
 	assert.Equal(t, []string{"new-secret"}, w.Secrets(now.Add(time.Hour)), "after the overlap")
 
 	require.NoError(t, w.RotateSecret("", 0, now))
-	assert.Len(t, w.Secret, 64, "generated")
+	assert.Len(t, w.Secret.Reveal(), 64, "generated")
 	assert.Empty(t, w.PreviousSecret, "no overlap keeps nothing")
 	assert.ErrorIs(t, w.RotateSecret(w.Secret, time.Hour, now), webhook.ErrInvalidWebhook)
 
@@ -55,8 +56,8 @@ func TestTYPO3SignsWithTheNewSecretDuringRotation(t *testing.T) {
 	store := webhook.NewMemoryStore()
 	rc := newReceiver(t)
 	rec := record(t, store, rc.URL)
-	old := rec.Secret
-	require.NoError(t, rec.RotateSecret("brand-new", time.Hour, time.Now()))
+	old := rec.Secret.Reveal()
+	require.NoError(t, rec.RotateSecret("brand-new-secret-0123", time.Hour, time.Now()))
 	require.NoError(t, store.Update(context.Background(), rec))
 
 	d := webhook.NewDispatcher(store, registry(t), loopback)
@@ -65,7 +66,7 @@ func TestTYPO3SignsWithTheNewSecretDuringRotation(t *testing.T) {
 	reqs := rc.requests()
 	require.Len(t, reqs, 1)
 	got := reqs[0].Header.Get("Webhook-Signature")
-	assert.Equal(t, typo3Signature("brand-new", rec.ID.String(), reqs[0].Body), got)
+	assert.Equal(t, typo3Signature("brand-new-secret-0123", rec.ID.String(), reqs[0].Body), got)
 	assert.NotEqual(t, typo3Signature(old, rec.ID.String(), reqs[0].Body), got)
 }
 
@@ -102,10 +103,10 @@ func TestSecretsNeverLeak(t *testing.T) {
 	answers := []http.HandlerFunc{status(500), status(404)}
 	rc := newReceiver(t, answers...)
 	rec := record(t, store, rc.URL, func(w *webhook.Webhook) {
-		w.Secret = secret
-		w.PreviousSecret, w.PreviousSecretExpiresAt = previous, time.Now().Add(time.Hour)
+		w.Secret = webhook.Secret(secret)
+		w.PreviousSecret, w.PreviousSecretExpiresAt = webhook.Secret(previous), time.Now().Add(time.Hour)
 	})
-	gone := record(t, store, "http://127.0.0.1:1/refused", func(w *webhook.Webhook) { w.Secret = secret })
+	gone := record(t, store, "http://127.0.0.1:1/refused", func(w *webhook.Webhook) { w.Secret = webhook.Secret(secret) })
 	d := webhook.NewDispatcher(store, registry(t), loopback, webhook.WithLogger(logger), webhook.WithBackOff(fastBackOff(2)))
 	deliveries, err := d.Dispatch(context.Background(), pageUpdated{})
 	require.NoError(t, err)
@@ -117,6 +118,25 @@ func TestSecretsNeverLeak(t *testing.T) {
 		}
 	}
 	logger.Info("record", "webhook", rec, "value", *rec)
+	// slog's handlers do not call LogValue on the elements of slices and
+	// maps, and json.Marshal does not either: the Secret type redacts itself.
+	list, err := store.List(context.Background())
+	require.NoError(t, err)
+	byID := map[string]*webhook.Webhook{rec.ID.String(): rec}
+	logger.Info("records", "list", list, "map", byID, "values", []webhook.Webhook{*rec})
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("records", "list", list, "map", byID, "secret", rec.Secret)
+	for _, v := range []any{rec, list, byID, struct{ W webhook.Webhook }{*rec}} {
+		b, err := json.Marshal(v)
+		require.NoError(t, err)
+		out.Write(b)
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
+			fmt.Fprintf(&out, verb+"\n", v)
+		}
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%10s"} {
+		fmt.Fprintf(&out, verb+"\n", rec.Secret)
+		fmt.Fprintf(&out, verb+"\n", []webhook.Secret{rec.Secret})
+	}
 	for _, del := range deliveries {
 		require.Error(t, del.Err)
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
@@ -137,6 +157,58 @@ func TestSecretsNeverLeak(t *testing.T) {
 		assert.NotContains(t, all, s)
 	}
 	assert.Contains(t, all, "[redacted]")
+	assert.Equal(t, secret, rec.Secret.Reveal(), "Reveal reads the value on purpose")
+}
+
+// A Secret decodes from JSON like a string, and a redacted one read back
+// from JSON decodes empty, which Update takes as "keep the stored one".
+func TestSecretJSON(t *testing.T) {
+	ctx := context.Background()
+	store := new(webhook.MemoryStore)
+	rec := valid()
+	require.NoError(t, store.Create(ctx, rec))
+
+	b, err := json.Marshal(rec)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"secret":"[redacted]"`)
+	var back webhook.Webhook
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Empty(t, back.Secret.Reveal())
+	back.Description = "edited through a JSON round trip"
+	require.NoError(t, store.Update(ctx, &back))
+	got, err := store.Get(ctx, rec.ID)
+	require.NoError(t, err)
+	assert.Equal(t, rec.Secret.Reveal(), got.Secret.Reveal(), "the stored secret is kept")
+
+	var in webhook.Webhook
+	require.NoError(t, json.Unmarshal([]byte(`{"secret":"given-by-an-admin-0123"}`), &in))
+	assert.Equal(t, "given-by-an-admin-0123", in.Secret.Reveal())
+}
+
+// Records print and log their URL cut to scheme and host: user:pass@, path
+// tokens and query tokens stay out of logs.
+func TestRecordURLIsRedacted(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+	for _, raw := range []string{
+		"https://bob:hunter2@hooks.example/x",
+		"https://hooks.slack.example/services/T000/B000/XXXXSECRETXXXX",
+		"https://hooks.example/in?token=XXXXSECRETXXXX",
+		"https://hooks.example/#XXXXSECRETXXXX",
+	} {
+		w := valid()
+		w.URL = raw
+		logs.Reset()
+		logger.Info("record", "webhook", w)
+		for _, out := range []string{w.String(), fmt.Sprintf("%v", w), fmt.Sprintf("%+v", *w), logs.String()} {
+			assert.NotContains(t, out, "hunter2")
+			assert.NotContains(t, out, "XXXXSECRETXXXX")
+			assert.Contains(t, out, "hooks.")
+		}
+	}
+	assert.Equal(t, "https://hooks.example", webhook.RedactURL("https://hooks.example/"))
+	assert.Equal(t, "https://hooks.example/…", webhook.RedactURL("https://hooks.example/a?b=c"))
+	assert.Equal(t, "[invalid URL]", webhook.RedactURL("http://[::1"))
 }
 
 func TestStandardWebhooksRotationSignsWithBothDuringOverlap(t *testing.T) {
@@ -148,8 +220,8 @@ func TestStandardWebhooksRotationSignsWithBothDuringOverlap(t *testing.T) {
 	rec := record(t, store, rc.URL, func(w *webhook.Webhook) {
 		w.Signing = signer.Config{Scheme: signer.SchemeStandardWebhooks}
 	})
-	require.True(t, strings.HasPrefix(rec.Secret, "whsec_"), "Create generates a secret in the scheme's format")
-	old := rec.Secret
+	require.True(t, strings.HasPrefix(rec.Secret.Reveal(), "whsec_"), "Create generates a secret in the scheme's format")
+	old := rec.Secret.Reveal()
 	require.NoError(t, rec.RotateSecret("", time.Hour, now))
 	require.NoError(t, store.Update(ctx, rec))
 	d := webhook.NewDispatcher(store, registry(t), loopback, webhook.WithClock(func() time.Time { return clock }))
@@ -169,10 +241,10 @@ func TestStandardWebhooksRotationSignsWithBothDuringOverlap(t *testing.T) {
 	reqs := rc.requests()
 	require.Len(t, reqs, 2)
 	assert.Len(t, strings.Fields(reqs[0].Header.Get("webhook-signature")), 2, "two signatures during the overlap")
-	assert.True(t, verifies(rec.Secret, now, reqs[0]))
+	assert.True(t, verifies(rec.Secret.Reveal(), now, reqs[0]))
 	assert.True(t, verifies(old, now, reqs[0]))
 	assert.Len(t, strings.Fields(reqs[1].Header.Get("webhook-signature")), 1, "one signature after it")
-	assert.True(t, verifies(rec.Secret, clock, reqs[1]))
+	assert.True(t, verifies(rec.Secret.Reveal(), clock, reqs[1]))
 	assert.False(t, verifies(old, clock, reqs[1]))
 	assert.Equal(t, reqs[0].Header.Get(webhook.HeaderDeliveryID), reqs[0].Header.Get("webhook-id"), "webhook-id is the delivery ID")
 }

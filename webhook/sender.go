@@ -172,7 +172,8 @@ func redactURL(err error) {
 // redact returns u as scheme://host, with "/…" when there was more.
 func redact(u *url.URL) string {
 	s := u.Scheme + "://" + u.Host
-	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+	if (u.Path != "" && u.Path != "/") || u.RawPath != "" || u.RawQuery != "" || u.ForceQuery ||
+		u.Fragment != "" || u.User != nil || u.Opaque != "" {
 		s += "/…"
 	}
 	return s

@@ -35,15 +35,16 @@ type Webhook struct {
 	// body and the same headers, as TYPO3 does.
 	Method string `json:"method,omitempty"`
 	// Secret keys the signature; Store.Create generates one in the scheme's
-	// format when it is empty.
-	Secret string `json:"secret,omitempty"`
+	// format when it is empty, and Update keeps the stored one when it is
+	// empty. A Secret never prints or encodes its value (see Secret).
+	Secret Secret `json:"secret,omitempty"`
 	// Headers are extra request headers. They can never replace the headers
 	// outhook sets (Content-Type, the signature headers, Webhook-Delivery-Id...).
 	Headers map[string]string `json:"headers,omitempty"`
 	// PreviousSecret is a secret being rotated out (see RotateSecret). Until
 	// PreviousSecretExpiresAt, schemes that can carry several signatures
 	// (Standard Webhooks) sign with it too; the others sign with Secret only.
-	PreviousSecret          string    `json:"previous_secret,omitempty"`
+	PreviousSecret          Secret    `json:"previous_secret,omitempty"`
 	PreviousSecretExpiresAt time.Time `json:"previous_secret_expires_at,omitempty"`
 	// Disabled records receive nothing; queued deliveries to them are cancelled.
 	Disabled bool `json:"disabled,omitempty"`
@@ -61,6 +62,11 @@ type Webhook struct {
 	// CreatedAt and UpdatedAt are set by the Store.
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Version counts the stored record's writes: Create sets 1 and every
+	// Update or Disable adds one. Update refuses, with an error matching
+	// ErrConflict, a record whose Version is not the stored one, so that a
+	// write based on a stale read never undoes another.
+	Version int64 `json:"version"`
 }
 
 // Request headers set by outhook on every attempt, besides the signature headers.
@@ -134,6 +140,8 @@ func (w *Webhook) Validate() error {
 		return invalid("url", fmt.Sprintf("scheme %q is not http or https", u.Scheme), nil)
 	case u.Host == "":
 		return invalid("url", "must be absolute, with a host", nil)
+	case u.User != nil:
+		return invalid("url", "contains credentials (user:password@host); send them in a header instead, such as Authorization", nil)
 	}
 	switch w.Method {
 	case "", http.MethodPost, http.MethodGet:
@@ -144,28 +152,87 @@ func (w *Webhook) Validate() error {
 	if err != nil {
 		return invalid("signing", err.Error(), err)
 	}
-	for _, sec := range []struct{ field, value string }{{"secret", w.Secret}, {"previous_secret", w.PreviousSecret}} {
+	for _, sec := range []struct {
+		field string
+		value Secret
+	}{{"secret", w.Secret}, {"previous_secret", w.PreviousSecret}} {
 		if sec.value == "" {
 			continue
 		}
-		if err := signer.ValidateSecret(w.Signing, sec.value); err != nil {
+		if err := signer.ValidateSecret(w.Signing, sec.value.Reveal()); err != nil {
+			return invalid(sec.field, err.Error(), err)
+		}
+		if err := checkSecretLength(w.Signing, sec.value.Reveal()); err != nil {
 			return invalid(sec.field, err.Error(), err)
 		}
 	}
 	protected := s.Headers()
-	for k := range w.Headers {
+	for k, v := range w.Headers {
 		ck := http.CanonicalHeaderKey(k)
-		if k == "" || strings.ContainsAny(k, " \t\r\n:") {
-			return invalid("headers", fmt.Sprintf("%q is not a header name", k), nil)
+		if !validHeaderName(k) {
+			return invalid("headers", fmt.Sprintf("%q is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~ only)", k), nil)
 		}
-		if strings.ContainsAny(w.Headers[k], "\r\n") {
-			return invalid("headers", fmt.Sprintf("value of %s contains a line break", ck), nil)
+		if !validHeaderValue(v) {
+			return invalid("headers", fmt.Sprintf("value of %s contains a control character (NUL, CR, LF...)", ck), nil)
 		}
 		if reservedHeaders[ck] || containsFold(protected, ck) {
 			return invalid("headers", fmt.Sprintf("%s is set by outhook and cannot be overridden", ck), nil)
 		}
 	}
 	return nil
+}
+
+// MinSecretLength is the least number of bytes Validate accepts in a
+// record's secret (Standard Webhooks keys need 24 decoded bytes, as
+// signer.ValidateSecret checks). Generated secrets have 32 random bytes.
+const MinSecretLength = 16
+
+// ErrSecretTooShort is the cause of a ValidationError for a secret shorter
+// than MinSecretLength.
+var ErrSecretTooShort = errors.New("secret too short")
+
+// checkSecretLength refuses a secret with fewer than MinSecretLength key
+// bytes; the scheme none and an unknown scheme are left to signer.
+func checkSecretLength(cfg signer.Config, secret string) error {
+	// Standard Webhooks keys are checked by signer.ValidateSecret (24 to 64
+	// bytes after "whsec_"), so that scheme's secrets pass here.
+	n := len(secret)
+	if cfg.Scheme == signer.SchemeNone {
+		return nil
+	}
+	if n < MinSecretLength {
+		return fmt.Errorf("%w: %d bytes, want at least %d (leave it empty to generate one)", ErrSecretTooShort, n, MinSecretLength)
+	}
+	return nil
+}
+
+// validHeaderName reports whether k is an RFC 9110 token, as net/http
+// requires of a header name it sends.
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue reports whether v holds no control character other than
+// horizontal tab, as net/http requires of a header value it sends.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // CheckURL reports early what the network guard g (nil: netguard.New())
@@ -198,13 +265,13 @@ func (w *Webhook) CheckTriggers(reg *trigger.Registry) error {
 // valid as PreviousSecret for overlap after now, so receivers can switch
 // without a gap. An empty newSecret is generated in the scheme's format.
 // Store the record afterwards with Store.Update.
-func (w *Webhook) RotateSecret(newSecret string, overlap time.Duration, now time.Time) error {
+func (w *Webhook) RotateSecret(newSecret Secret, overlap time.Duration, now time.Time) error {
 	if newSecret == "" {
 		s, err := signer.GenerateSecret(w.Signing.Scheme)
 		if err != nil {
 			return err
 		}
-		newSecret = s
+		newSecret = Secret(s)
 	}
 	if newSecret == w.Secret {
 		return invalid("secret", "the new secret equals the current one", nil)
@@ -221,9 +288,9 @@ func (w *Webhook) RotateSecret(newSecret string, overlap time.Duration, now time
 // the previous one while its overlap lasts.
 func (w *Webhook) Secrets(t time.Time) []string {
 	if w.PreviousSecret != "" && t.Before(w.PreviousSecretExpiresAt) {
-		return []string{w.Secret, w.PreviousSecret}
+		return []string{w.Secret.Reveal(), w.PreviousSecret.Reveal()}
 	}
-	return []string{w.Secret}
+	return []string{w.Secret.Reveal()}
 }
 
 // Enable clears Disabled and the automatic disabling's reason and time.
@@ -262,7 +329,8 @@ func (w *Webhook) Clone() *Webhook {
 	return &c
 }
 
-// String describes the record without its secret.
+// String describes the record without its secrets, and with its URL cut to
+// scheme and host (see RedactURL).
 func (w Webhook) String() string {
 	secret := ""
 	if w.Secret != "" {
@@ -272,18 +340,19 @@ func (w Webhook) String() string {
 		secret += " previous_secret=[redacted]"
 	}
 	return fmt.Sprintf("webhook %s %q %s %s triggers=%v disabled=%t%s",
-		w.ID, w.Name, w.method(), w.URL, w.Triggers, w.Disabled, secret)
+		w.ID, w.Name, w.method(), RedactURL(w.URL), w.Triggers, w.Disabled, secret)
 }
 
 // GoString is String, so that %#v does not print the secret either.
 func (w Webhook) GoString() string { return w.String() }
 
-// LogValue implements slog.LogValuer without the secret.
+// LogValue implements slog.LogValuer without the secrets, and with the URL
+// cut to scheme and host (see RedactURL).
 func (w Webhook) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("id", w.ID.String()),
 		slog.String("name", w.Name),
-		slog.String("url", w.URL),
+		slog.String("url", RedactURL(w.URL)),
 		slog.Bool("disabled", w.Disabled),
 	)
 }
@@ -295,4 +364,16 @@ func containsFold(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// RedactURL returns raw cut to scheme://host, with "/…" when it had a path,
+// a query, a fragment or credentials: receivers such as Slack carry tokens in
+// the path or the query, and what is redacted ends up in logs. A URL that
+// does not parse gives "[invalid URL]".
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "[invalid URL]"
+	}
+	return redact(u)
 }

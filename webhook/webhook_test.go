@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/outhook/outhook/internal/storetest"
 	"github.com/outhook/outhook/signer"
 	"github.com/outhook/outhook/trigger"
 	"github.com/outhook/outhook/webhook"
@@ -43,6 +44,21 @@ func TestValidate(t *testing.T) {
 		{"override delivery id", func(w *webhook.Webhook) { w.Headers = map[string]string{"Webhook-Delivery-Id": "1"} }, "headers"},
 		{"header injection", func(w *webhook.Webhook) { w.Headers = map[string]string{"X-A": "1\r\nX-B: 2"} }, "headers"},
 		{"bad header name", func(w *webhook.Webhook) { w.Headers = map[string]string{"X A": "1"} }, "headers"},
+		{"header name with parentheses", func(w *webhook.Webhook) { w.Headers = map[string]string{"X(Bad)": "1"} }, "headers"},
+		{"header name with NUL", func(w *webhook.Webhook) { w.Headers = map[string]string{"X-A\x00": "1"} }, "headers"},
+		{"non-ASCII header name", func(w *webhook.Webhook) { w.Headers = map[string]string{"X-Ä": "1"} }, "headers"},
+		{"empty header name", func(w *webhook.Webhook) { w.Headers = map[string]string{"": "1"} }, "headers"},
+		{"header value with NUL", func(w *webhook.Webhook) { w.Headers = map[string]string{"X-A": "a\x00b"} }, "headers"},
+		{"header value with LF", func(w *webhook.Webhook) { w.Headers = map[string]string{"X-A": "a\nb"} }, "headers"},
+		{"header value with DEL", func(w *webhook.Webhook) { w.Headers = map[string]string{"X-A": "a\x7fb"} }, "headers"},
+		{"header value with tab", func(w *webhook.Webhook) { w.Headers = map[string]string{"X-A": "a\tb"} }, ""},
+		{"user agent", func(w *webhook.Webhook) { w.Headers = map[string]string{"User-Agent": "TYPO3/13"} }, ""},
+		{"credentials in url", func(w *webhook.Webhook) { w.URL = "https://user:pass@crm.example/hooks" }, "url"},
+		{"user in url", func(w *webhook.Webhook) { w.URL = "https://user@crm.example/hooks" }, "url"},
+		{"1-byte secret", func(w *webhook.Webhook) { w.Secret = "x" }, "secret"},
+		{"15-byte secret", func(w *webhook.Webhook) { w.Secret = "0123456789abcde" }, "secret"},
+		{"16-byte secret", func(w *webhook.Webhook) { w.Secret = "0123456789abcdef" }, ""},
+		{"short previous secret", func(w *webhook.Webhook) { w.PreviousSecret = "short" }, "previous_secret"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,7 +122,7 @@ func testMemoryStore(t *testing.T, s *webhook.MemoryStore) {
 	require.NoError(t, s.Create(ctx, w))
 	assert.NotEqual(t, uuid.Nil, w.ID, "Create sets an ID")
 	assert.Equal(t, uuid.Version(4), w.ID.Version())
-	assert.Len(t, w.Secret, 64, "Create generates a secret")
+	assert.Len(t, w.Secret.Reveal(), 64, "Create generates a secret")
 	assert.False(t, w.CreatedAt.IsZero())
 
 	again := *w
@@ -159,4 +175,33 @@ func testMemoryStore(t *testing.T, s *webhook.MemoryStore) {
 	active, err = s.ListActive(ctx, pageTrigger)
 	require.NoError(t, err)
 	assert.Empty(t, active)
+}
+
+func TestValidateExplainsCredentialsAndShortSecrets(t *testing.T) {
+	w := valid()
+	w.URL = "https://bob:hunter2@crm.example/hooks"
+	err := w.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "header", "the message suggests a header instead")
+	assert.NotContains(t, err.Error(), "hunter2", "the message does not echo the password")
+
+	w = valid()
+	w.Secret = "tiny"
+	err = w.Validate()
+	assert.ErrorIs(t, err, webhook.ErrSecretTooShort)
+	assert.NotContains(t, err.Error(), "tiny")
+}
+
+// A record that net/http could not send is refused when it is saved, not
+// retried as a failing attempt every time.
+func TestStoreRefusesHeadersNetHTTPWouldNotSend(t *testing.T) {
+	for _, h := range []map[string]string{{"X(Bad)": "1"}, {"X-A": "nul\x00"}, {"X-A": "cr\rlf"}} {
+		w := valid()
+		w.Headers = h
+		assert.ErrorIs(t, new(webhook.MemoryStore).Create(context.Background(), w), webhook.ErrInvalidWebhook, "%q", h)
+	}
+}
+
+func TestMemoryStoreConcurrencyContract(t *testing.T) {
+	storetest.Run(t, func(*testing.T) webhook.Store { return new(webhook.MemoryStore) }, 500)
 }

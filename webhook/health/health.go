@@ -107,13 +107,15 @@ type EndpointState struct {
 }
 
 // Store is what the Monitor needs of a webhook.Store: reading a record, to
-// learn its host and to disable it, and writing the disabled record back.
-// Every webhook.Store, *webhook.MemoryStore included, is a Store.
+// learn its host, and disabling it in one atomic write that cannot undo, or
+// be undone by, an administrator's concurrent edit. Every webhook.Store,
+// *webhook.MemoryStore included, is a Store.
 type Store interface {
 	// Get returns the record with id, or an error matching webhook.ErrNotFound.
 	Get(ctx context.Context, id uuid.UUID) (*webhook.Webhook, error)
-	// Update replaces the stored record with the same ID.
-	Update(ctx context.Context, w *webhook.Webhook) error
+	// Disable disables the record if it is enabled, changing nothing else,
+	// and reports whether it did (see webhook.Store).
+	Disable(ctx context.Context, id uuid.UUID, reason string, at time.Time) (bool, error)
 }
 
 // Option configures a Monitor.
@@ -495,13 +497,7 @@ func (m *Monitor) observe(ctx context.Context, id uuid.UUID, tk ticket, at trans
 func (m *Monitor) disable(ctx context.Context, id uuid.UUID, streak record, now time.Time) {
 	reason := fmt.Sprintf("endpoint failing since %s: %d consecutive failures, last: %s",
 		streak.first.UTC().Format(time.RFC3339), streak.failures, streak.lastErr)
-	w, err := m.store.Get(ctx, id)
-	if err == nil && !w.Disabled {
-		w.Disabled, w.DisabledReason, w.DisabledAt = true, reason, now.UTC()
-		err = m.store.Update(ctx, w)
-	} else if err == nil {
-		w = nil // someone else disabled it first
-	}
+	disabled, err := m.store.Disable(ctx, id, reason, now)
 
 	m.mu.Lock()
 	if rec := m.records[id]; rec != nil {
@@ -518,11 +514,17 @@ func (m *Monitor) disable(ctx context.Context, id uuid.UUID, streak record, now 
 		}
 		return
 	}
-	if w == nil {
-		return
+	if !disabled {
+		return // someone else disabled it first
 	}
 	m.log.WarnContext(ctx, "webhook disabled", "webhook_id", id.String(), "reason", reason)
 	if m.onDisable != nil {
+		w, err := m.store.Get(ctx, id)
+		if err != nil {
+			m.log.ErrorContext(ctx, "webhook disabled, but reading it back for OnDisable failed",
+				"webhook_id", id.String(), "error", err)
+			return
+		}
 		m.onDisable(ctx, w, reason)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -489,17 +490,17 @@ func TestBreakerStateString(t *testing.T) {
 	}
 }
 
-// failingStore fails Update while fail is set.
+// failingStore fails Disable while fail is set.
 type failingStore struct {
 	*webhook.MemoryStore
 	fail atomic.Bool
 }
 
-func (s *failingStore) Update(ctx context.Context, w *webhook.Webhook) error {
+func (s *failingStore) Disable(ctx context.Context, id uuid.UUID, reason string, at time.Time) (bool, error) {
 	if s.fail.Load() {
-		return errors.New("database is locked")
+		return false, errors.New("database is locked")
 	}
-	return s.MemoryStore.Update(ctx, w)
+	return s.MemoryStore.Disable(ctx, id, reason, at)
 }
 
 func TestDisableRetriesAfterStoreError(t *testing.T) {
