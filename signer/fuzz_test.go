@@ -1,9 +1,11 @@
 package signer
 
 import (
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -115,6 +117,10 @@ func FuzzVerifyStandardWebhooks(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	key, err := whsecKey(v.Secret)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, id, ts, sig, body string) {
 		h := http.Header{}
 		h.Set(HeaderWebhookID, id)
@@ -122,8 +128,16 @@ func FuzzVerifyStandardWebhooks(f *testing.F) {
 		h.Set(HeaderWebhookSignature, sig)
 		err := vf.Verify(h, []byte(body))
 		checkVerifyError(t, err)
-		if err == nil && ts != v.Headers["webhook-timestamp"] {
+		if err != nil {
+			return
+		}
+		if ts != v.Headers["webhook-timestamp"] {
 			t.Fatalf("accepted timestamp %q for a request signed at %d", ts, v.Timestamp)
+		}
+		// The exact signature must be there, as one space-separated entry.
+		want := "v1," + base64.StdEncoding.EncodeToString(standardWebhooksMAC(key, id, ts, []byte(body)))
+		if !slices.Contains(strings.Split(sig, " "), want) {
+			t.Fatalf("accepted %s %q, but the signature is %q", HeaderWebhookSignature, sig, want)
 		}
 	})
 }

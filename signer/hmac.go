@@ -112,7 +112,7 @@ func (s *HMAC) encode(b []byte) string {
 
 func (s *HMAC) decode(v string) ([]byte, error) {
 	if s.encoding == EncodingBase64 {
-		return base64.StdEncoding.Strict().DecodeString(v)
+		return decodeBase64(v, true)
 	}
 	return hex.DecodeString(v)
 }

@@ -344,6 +344,34 @@ func validateSecret(scheme, secret string) error {
 	return nil
 }
 
+// decodeBase64 decodes standard base64 with padding, refusing any byte
+// outside the alphabet first: Go's decoder skips CR and LF even in strict
+// mode, so a signature with a line break inside would otherwise verify as if
+// it were not there. strict also refuses non-zero padding bits, so that a
+// signature has exactly one accepted encoding; secrets are decoded without
+// it, as the Standard Webhooks libraries do.
+func decodeBase64(s string, strict bool) ([]byte, error) {
+	for i := 0; i < len(s); i++ {
+		if !isBase64Char(s[i]) {
+			return nil, fmt.Errorf("byte %q at offset %d is not base64", s[i], i)
+		}
+	}
+	enc := base64.StdEncoding
+	if strict {
+		enc = enc.Strict()
+	}
+	return enc.DecodeString(s)
+}
+
+// isBase64Char reports whether b belongs to standard base64, padding included.
+func isBase64Char(b byte) bool {
+	switch {
+	case 'A' <= b && b <= 'Z', 'a' <= b && b <= 'z', '0' <= b && b <= '9':
+		return true
+	}
+	return b == '+' || b == '/' || b == '='
+}
+
 // clip shortens received text quoted in an error, so that a huge header
 // cannot make a huge log line.
 func clip(s string) string {

@@ -136,6 +136,8 @@ func TestValidateSecret(t *testing.T) {
 		{"whsec published example", sw, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", nil},
 		{"whsec missing prefix", sw, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", ErrInvalidSecret},
 		{"whsec not base64", sw, "whsec_not base64!!", ErrInvalidSecret},
+		{"whsec with a line break", sw, "whsec_MfKQ9r8GKYqrTwjU\r\nPD8ILPZIo2LaLaSw", ErrInvalidSecret},
+		{"whsec with a trailing line break", sw, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n", ErrInvalidSecret},
 		{"whsec truncated", sw, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS", ErrInvalidSecret},
 		{"whsec too short", sw, "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 16)), ErrInvalidSecret},
 		{"whsec too long", sw, "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, 65)), ErrInvalidSecret},
@@ -154,7 +156,7 @@ func TestValidateSecret(t *testing.T) {
 				assert.NoError(t, err)
 				return
 			}
-			assert.ErrorIs(t, err, tt.want)
+			require.ErrorIs(t, err, tt.want)
 			if tt.secret != "" {
 				assert.NotContains(t, err.Error(), tt.secret, "errors must never show the secret")
 			}
@@ -382,6 +384,18 @@ func TestVerifyNegative(t *testing.T) {
 				s[i] = 'a'
 			}
 			h.Set(sigHeader(*v), string(s))
+		}},
+		// Go's base64 decoder skips CR and LF, even in strict mode.
+		{name: "line break inside the signature", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
+			s := h.Get(sigHeader(*v))
+			i := len(s) / 2
+			h.Set(sigHeader(*v), s[:i]+"\r\n"+s[i:])
+		}},
+		{name: "line break after the v1 signature", scheme: "standard-webhooks", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
+			h.Set(HeaderWebhookSignature, h.Get(HeaderWebhookSignature)+"\r\n")
+		}},
+		{name: "tab between v1 signatures", scheme: "standard-webhooks", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
+			h.Set(HeaderWebhookSignature, "v1,"+base64.StdEncoding.EncodeToString(make([]byte, 32))+"\t"+h.Get(HeaderWebhookSignature))
 		}},
 		{name: "huge signature header", want: ErrInvalidSignature, apply: func(v *testVector, h http.Header, _ *[]byte, _ *[]VerifierOption, _ *string) {
 			h.Set(sigHeader(*v), huge)

@@ -165,20 +165,24 @@ func parseTimestamp(ts string) (int64, error) {
 const maxSignatures = 32
 
 // parseSignatures returns the decoded v1 signatures of a webhook-signature
-// header value: space-separated "<version>,<base64>" entries, of which other
-// versions and malformed entries are skipped. It reads at most maxSignatures
-// entries.
+// header value: "<version>,<base64>" entries separated by spaces, of which
+// other versions and malformed entries are skipped. Only the space separates
+// entries, as the specification says: an entry with a tab, CR or LF inside
+// is malformed. It reads at most maxSignatures entries.
 func parseSignatures(v string) [][]byte {
 	var out [][]byte
-	for i, f := range strings.Fields(v) {
-		if i == maxSignatures {
-			break
+	for n := 0; v != "" && n < maxSignatures; {
+		var f string
+		f, v, _ = strings.Cut(v, " ")
+		if f == "" {
+			continue
 		}
+		n++
 		version, b64, ok := strings.Cut(f, ",")
 		if !ok || version != "v1" || b64 == "" {
 			continue
 		}
-		sig, err := base64.StdEncoding.Strict().DecodeString(b64)
+		sig, err := decodeBase64(b64, true)
 		if err != nil || len(sig) != sha256.Size {
 			continue
 		}
@@ -193,7 +197,7 @@ func whsecKey(secret string) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: standard-webhooks secret must start with %q", ErrInvalidSecret, whsecPrefix)
 	}
-	key, err := base64.StdEncoding.DecodeString(b64)
+	key, err := decodeBase64(b64, false)
 	if err != nil {
 		return nil, fmt.Errorf("%w: standard-webhooks secret is not %q and standard base64", ErrInvalidSecret, whsecPrefix)
 	}
