@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,8 +19,13 @@ import (
 // the maximum body size (WithMaxBodySize). Nothing is sent or queued.
 var ErrBodyTooLarge = errors.New("webhook: message body too large")
 
-// ErrEncode is returned by Dispatch when the message cannot be encoded as JSON.
+// ErrEncode is returned by Dispatch when the message cannot be encoded as
+// JSON, or its JSONSerialize panicked.
 var ErrEncode = errors.New("webhook: cannot encode message")
+
+// ErrNilMessage is returned by Dispatch for a nil message, or a nil pointer
+// (of any type, registered or not).
+var ErrNilMessage = errors.New("webhook: nil message")
 
 // Status is where a delivery stands.
 type Status = transport.Status
@@ -141,6 +147,9 @@ func (d *Dispatcher) DispatchVia(ctx context.Context, t transport.Transport, msg
 // up msg's trigger, encodes the body once, and returns one envelope per active
 // subscribed record.
 func (d *Dispatcher) prepare(ctx context.Context, msg trigger.Message) (trigger.Trigger, []transport.Envelope, error) {
+	if isNil(msg) {
+		return trigger.Trigger{}, nil, fmt.Errorf("%w (%T)", ErrNilMessage, msg)
+	}
 	trg, err := d.reg.Lookup(msg)
 	if err != nil {
 		return trg, nil, err
@@ -170,10 +179,25 @@ func (d *Dispatcher) prepare(ctx context.Context, msg trigger.Message) (trigger.
 	return trg, envs, nil
 }
 
+// isNil reports whether msg is nil or a nil pointer.
+func isNil(msg trigger.Message) bool {
+	if msg == nil {
+		return true
+	}
+	v := reflect.ValueOf(msg)
+	return v.Kind() == reflect.Pointer && v.IsNil()
+}
+
 // encode returns the JSON body of msg: JSONSerialize's value, encoded without
-// HTML escaping, or a json.RawMessage as it is once checked to be valid JSON
-// (or empty, for receivers that only want the signal).
-func encode(msg trigger.Message) ([]byte, error) {
+// HTML escaping (a nil value is sent as null), or a json.RawMessage as it is
+// once checked to be valid JSON (or empty, for receivers that only want the
+// signal). A panic in JSONSerialize is returned as an error.
+func encode(msg trigger.Message) (body []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			body, err = nil, fmt.Errorf("JSONSerialize panicked: %v", r)
+		}
+	}()
 	v := msg.JSONSerialize()
 	if raw, ok := v.(json.RawMessage); ok {
 		if len(raw) > 0 && !json.Valid(raw) {

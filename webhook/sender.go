@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 
 	"github.com/cenkalti/backoff/v4"
@@ -63,6 +64,7 @@ func NewSender(store Getter, opts ...SenderOption) *Sender {
 }
 
 func newSender(records Getter, cfg senderConfig) *Sender {
+	cfg.client = withoutCredentialsAcrossHosts(cfg.client)
 	s := &Sender{cfg: cfg, records: records}
 	s.chain = s.attempt
 	for i := len(cfg.middleware) - 1; i >= 0; i-- {
@@ -108,12 +110,13 @@ func (s *Sender) attempt(ctx context.Context, env transport.Envelope, n int) tra
 		return end(at, transport.Permanent, fmt.Errorf("webhook %s: build request: %w", w.ID, err))
 	}
 	h := req.Header
+	// The record may set its own User-Agent, as TYPO3's records can.
+	h.Set(headerUserAgent, s.cfg.userAgent)
 	for k, v := range w.Headers {
 		h.Set(k, v)
 	}
 	// Set after the record's headers, so these always win.
 	h.Set(HeaderContentType, "application/json")
-	h.Set(headerUserAgent, s.cfg.userAgent)
 	deliveryID := env.DeliveryID.String()
 	h.Set(HeaderDeliveryID, deliveryID)
 	h.Set(HeaderTrigger, env.Trigger)
@@ -157,6 +160,43 @@ func (s *Sender) attempt(ctx context.Context, env transport.Envelope, n int) tra
 	return at
 }
 
+// keptAcrossHosts are the only headers a redirect to another host carries:
+// none of them is a credential.
+var keptAcrossHosts = map[string]bool{
+	HeaderContentType: true, headerUserAgent: true, HeaderDeliveryID: true, HeaderTrigger: true,
+}
+
+// withoutCredentialsAcrossHosts returns a copy of c whose redirects, when c
+// follows any (netguard.WithRedirects, or a client of the application's),
+// send no Referer, and drop on a hop to another host (another host name or
+// port than the record's URL) every header but Content-Type, User-Agent,
+// Webhook-Delivery-Id and Webhook-Trigger: the signature or token and the
+// record's own headers are for the record's host only. net/http itself only
+// drops Authorization, WWW-Authenticate and cookies. c's redirect policy
+// (net/http's default without one) still decides whether to follow.
+func withoutCredentialsAcrossHosts(c *http.Client) *http.Client {
+	cc := *c
+	policy := c.CheckRedirect
+	cc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		req.Header.Del("Referer")
+		if len(via) > 0 && !strings.EqualFold(req.URL.Host, via[0].URL.Host) {
+			for k := range req.Header {
+				if !keptAcrossHosts[http.CanonicalHeaderKey(k)] {
+					delete(req.Header, k)
+				}
+			}
+		}
+		if policy != nil {
+			return policy(req, via)
+		}
+		if len(via) >= 10 { // net/http's default policy
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &cc
+}
+
 // redactURL shortens the URL inside a client error to scheme and host:
 // receivers such as Slack put tokens in the path or query, and errors end up
 // in logs and the delivery log.
@@ -169,8 +209,12 @@ func redactURL(err error) {
 	}
 }
 
-// redact returns u as scheme://host, with "/…" when there was more.
+// redact returns u as scheme://host, with "/…" when there was more; a
+// relative URL (a redirect's Location) is only "/…".
 func redact(u *url.URL) string {
+	if u.Scheme == "" && u.Host == "" {
+		return "/…"
+	}
 	s := u.Scheme + "://" + u.Host
 	if (u.Path != "" && u.Path != "/") || u.RawPath != "" || u.RawQuery != "" || u.ForceQuery ||
 		u.Fragment != "" || u.User != nil || u.Opaque != "" {
