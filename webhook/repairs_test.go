@@ -103,7 +103,6 @@ type panicky struct{}
 
 func (panicky) JSONSerialize() any { panic("boom") }
 
-
 // A record's own User-Agent is sent, as TYPO3 lets a record set it.
 func TestRecordUserAgentIsHonoured(t *testing.T) {
 	rc := newReceiver(t)
