@@ -4,7 +4,8 @@ import "net/http"
 
 // None is the explicit opt-out: Sign adds nothing and Verify accepts every
 // request. A Receiver that lists a None handler accepts unsigned requests,
-// so put it last, if at all.
+// so NewReceiver takes one beside signed handlers only with
+// WithAllowUnsigned, and only last.
 type None struct{}
 
 // Headers implements Signer; None sets no header.

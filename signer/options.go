@@ -18,7 +18,7 @@ type VerifierOption interface {
 }
 
 // ReceiverOption configures NewReceiver. WithMaxBodyBytes, WithOnReject,
-// WithTolerance and WithClock return one.
+// WithAllowUnsigned, WithTolerance and WithClock return one.
 type ReceiverOption interface {
 	applyReceiver(*receiverOptions) error
 }
@@ -71,8 +71,9 @@ type verifierOptions struct {
 
 type receiverOptions struct {
 	timestampOptions
-	maxBody  int64
-	onReject func(*http.Request, error)
+	maxBody       int64
+	onReject      func(*http.Request, error)
+	allowUnsigned bool
 }
 
 // DefaultMaxBodyBytes is the body size limit of a Receiver without WithMaxBodyBytes.
@@ -157,6 +158,19 @@ func WithMaxBodyBytes(n int64) ReceiverOption {
 func WithOnReject(fn func(r *http.Request, err error)) ReceiverOption {
 	return receiverOptionFunc(func(o *receiverOptions) error {
 		o.onReject = fn
+		return nil
+	})
+}
+
+// WithAllowUnsigned lets NewReceiver take a handler of SchemeNone beside
+// signed handlers: the Receiver then accepts unsigned requests too, and
+// MatchedHandler tells the next handler which ones were signed. Without it,
+// such a list is refused with ErrUnsignedHandler, since one unsigned handler
+// makes all the others protect nothing. The SchemeNone handler must come
+// last, and still takes no secret. Only NewReceiver accepts it.
+func WithAllowUnsigned() ReceiverOption {
+	return receiverOptionFunc(func(o *receiverOptions) error {
+		o.allowUnsigned = true
 		return nil
 	})
 }

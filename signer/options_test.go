@@ -26,6 +26,7 @@ func TestOptionTypes(t *testing.T) {
 		{"WithWebhookID", WithWebhookID(testUUID), true, false, false},
 		{"WithMaxBodyBytes", WithMaxBodyBytes(1), false, true, false},
 		{"WithOnReject", WithOnReject(nil), false, true, false},
+		{"WithAllowUnsigned", WithAllowUnsigned(), false, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -42,9 +42,12 @@ type namedVerifier struct {
 }
 
 // NewReceiver returns a Receiver for handlers, tried in the order given. It
-// checks every handler here, with the errors of NewVerifier. Options:
-// WithMaxBodyBytes, WithOnReject, and WithTolerance and WithClock for the
-// handlers' timestamps.
+// checks every handler here, with the errors of NewVerifier. A handler of
+// SchemeNone accepts every request, so beside signed handlers it is refused
+// with an error matching ErrUnsignedHandler (and ErrInvalidConfig) unless
+// WithAllowUnsigned is given, and even then it must come last. Options:
+// WithMaxBodyBytes, WithOnReject, WithAllowUnsigned, and WithTolerance and
+// WithClock for the handlers' timestamps.
 func NewReceiver(handlers []Handler, opts ...ReceiverOption) (*Receiver, error) {
 	o := receiverOptions{timestampOptions: defaultTimestampOptions(), maxBody: DefaultMaxBodyBytes}
 	if err := applyOptions(&o, opts, ReceiverOption.applyReceiver); err != nil {
@@ -55,13 +58,14 @@ func NewReceiver(handlers []Handler, opts ...ReceiverOption) (*Receiver, error) 
 	}
 	rc := &Receiver{maxBody: o.maxBody, onReject: o.onReject}
 	seen := make(map[string]bool, len(handlers))
+	unsigned, unsignedAt := "", 0
 	for i, h := range handlers {
+		c, err := h.Config.canonical()
+		if err != nil {
+			return nil, fmt.Errorf("handler %d: %w", i, err)
+		}
 		name := h.Name
 		if name == "" {
-			c, err := h.Config.canonical()
-			if err != nil {
-				return nil, fmt.Errorf("handler %d: %w", i, err)
-			}
 			name = c.Scheme
 		}
 		if seen[name] {
@@ -72,9 +76,32 @@ func NewReceiver(handlers []Handler, opts ...ReceiverOption) (*Receiver, error) 
 		if err != nil {
 			return nil, fmt.Errorf("handler %q: %w", name, err)
 		}
+		if c.Scheme == SchemeNone && unsigned == "" {
+			unsigned, unsignedAt = name, i
+		}
 		rc.handlers = append(rc.handlers, namedVerifier{name: name, v: v})
 	}
+	if err := checkUnsigned(handlers, unsigned, unsignedAt, o.allowUnsigned); err != nil {
+		return nil, err
+	}
 	return rc, nil
+}
+
+// checkUnsigned refuses a SchemeNone handler, named unsigned and found first
+// at index at, beside signed handlers unless allowed, and anywhere but last.
+func checkUnsigned(handlers []Handler, unsigned string, at int, allowed bool) error {
+	switch {
+	case unsigned == "" || len(handlers) == 1:
+		return nil
+	case !allowed:
+		return fmt.Errorf("%w: %w: handler %q (scheme %q) accepts every request, unsigned ones included, "+
+			"so the signed handlers beside it would protect nothing; pass WithAllowUnsigned if that is what you want",
+			ErrInvalidConfig, ErrUnsignedHandler, unsigned, SchemeNone)
+	case at != len(handlers)-1:
+		return fmt.Errorf("%w: the unsigned handler %q accepts every request, so it must come last: the handlers after it would never be tried",
+			ErrInvalidConfig, unsigned)
+	}
+	return nil
 }
 
 // Verify reads r's body, up to the limit, and tries each handler in turn. It

@@ -257,3 +257,57 @@ func TestReceiverReadError(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, rec.Code)
 	assert.Zero(t, next.calls)
 }
+
+// TestReceiverUnsigned checks that a none handler beside signed ones, which
+// would let every request through, needs WithAllowUnsigned, and then last.
+func TestReceiverUnsigned(t *testing.T) {
+	github := Handler{Name: "github", Config: githubCfg, Secrets: []string{testSecret}}
+	none := Handler{Config: Config{Scheme: SchemeNone}}
+	tests := []struct {
+		name     string
+		handlers []Handler
+		allow    bool
+		wantErr  []error // all must match; nil: accepted
+	}{
+		{"none alone", []Handler{none}, false, nil},
+		{"none after a signed handler", []Handler{github, none}, false, []error{ErrUnsignedHandler, ErrInvalidConfig}},
+		{"none before a signed handler", []Handler{none, github}, false, []error{ErrUnsignedHandler, ErrInvalidConfig}},
+		{"none after a signed handler, allowed", []Handler{github, none}, true, nil},
+		{"none before a signed handler, allowed", []Handler{none, github}, true, []error{ErrInvalidConfig}},
+		{"none with a secret beside a signed handler, allowed", []Handler{github, {Config: Config{Scheme: SchemeNone}, Secrets: []string{testSecret}}}, true, []error{ErrInvalidConfig}},
+		{"two none handlers, allowed", []Handler{github, none, {Name: "none2", Config: Config{Scheme: SchemeNone}}}, true, []error{ErrInvalidConfig}},
+		{"signed handlers only", []Handler{github, {Name: "tiki", Config: tikiCfg, Secrets: []string{testSecret}}}, false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var opts []ReceiverOption
+			if tt.allow {
+				opts = append(opts, WithAllowUnsigned())
+			}
+			rc, err := NewReceiver(tt.handlers, opts...)
+			if tt.wantErr != nil {
+				require.Error(t, err)
+				for _, want := range tt.wantErr {
+					assert.ErrorIs(t, err, want)
+				}
+				assert.Nil(t, rc)
+				return
+			}
+			require.NoError(t, err)
+			unsigned, err := http.NewRequest(http.MethodPost, "http://127.0.0.1/", strings.NewReader(`{}`))
+			require.NoError(t, err)
+			name, _, err := rc.Verify(unsigned)
+			if tt.handlers[len(tt.handlers)-1].Config.Scheme == SchemeNone {
+				require.NoError(t, err)
+				assert.Equal(t, SchemeNone, name)
+			} else {
+				assert.ErrorIs(t, err, ErrMissingSignature)
+			}
+			if tt.handlers[0].Name == "github" {
+				name, _, err = rc.Verify(signedRequest(t, "http://127.0.0.1/", githubCfg, []string{testSecret}, `{}`))
+				require.NoError(t, err)
+				assert.Equal(t, "github", name, "a signed request is reported as such")
+			}
+		})
+	}
+}

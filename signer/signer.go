@@ -64,6 +64,11 @@ var (
 	// ErrTimestampOutOfRange is returned by Verify when a signed timestamp is
 	// further from now than the tolerance: a replay, or a badly wrong clock.
 	ErrTimestampOutOfRange = errors.New("signer: timestamp out of range")
+	// ErrUnsignedHandler is returned by NewReceiver, wrapped with
+	// ErrInvalidConfig, for a handler of SchemeNone beside signed handlers
+	// without WithAllowUnsigned: it would accept every request, and the
+	// signed handlers would protect nothing.
+	ErrUnsignedHandler = errors.New("signer: unsigned handler beside signed ones")
 	// ErrBodyTooLarge is returned by a Receiver for a body over its limit.
 	ErrBodyTooLarge = errors.New("signer: body too large")
 )
