@@ -17,8 +17,9 @@ type VerifierOption interface {
 	applyVerifier(*verifierOptions) error
 }
 
-// ReceiverOption configures NewReceiver. WithMaxBodyBytes, WithOnReject,
-// WithAllowUnsigned, WithTolerance and WithClock return one.
+// ReceiverOption configures NewReceiver. WithMaxBodyBytes,
+// WithBodyReadTimeout, WithOnReject, WithAllowUnsigned, WithTolerance and
+// WithClock return one.
 type ReceiverOption interface {
 	applyReceiver(*receiverOptions) error
 }
@@ -72,12 +73,17 @@ type verifierOptions struct {
 type receiverOptions struct {
 	timestampOptions
 	maxBody       int64
+	bodyTimeout   time.Duration
 	onReject      func(*http.Request, error)
 	allowUnsigned bool
 }
 
 // DefaultMaxBodyBytes is the body size limit of a Receiver without WithMaxBodyBytes.
 const DefaultMaxBodyBytes = 1 << 20
+
+// DefaultBodyReadTimeout is how long a Receiver's Middleware waits for a
+// request body without WithBodyReadTimeout.
+const DefaultBodyReadTimeout = 10 * time.Second
 
 func defaultTimestampOptions() timestampOptions {
 	return timestampOptions{tolerance: DefaultTolerance, now: time.Now}
@@ -151,10 +157,27 @@ func WithMaxBodyBytes(n int64) ReceiverOption {
 	})
 }
 
+// WithBodyReadTimeout sets how long a Receiver's Middleware waits for the
+// whole request body, counted from when the middleware starts (default
+// DefaultBodyReadTimeout); a body still arriving then is refused with 408 and
+// an error matching ErrBodyTimeout. It replaces the server's read deadline
+// for the body (see Middleware). A d that is not positive is refused with
+// ErrInvalidConfig. Only NewReceiver accepts it.
+func WithBodyReadTimeout(d time.Duration) ReceiverOption {
+	return receiverOptionFunc(func(o *receiverOptions) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: body read timeout %s is not positive", ErrInvalidConfig, d)
+		}
+		o.bodyTimeout = d
+		return nil
+	})
+}
+
 // WithOnReject sets a function a Receiver's middleware calls for every
 // request it refuses, with the reason, to log or count it; nil, the
-// default, calls nothing. err matches ErrBodyTooLarge, or the errors of the
-// handlers that were tried. Only NewReceiver accepts it.
+// default, calls nothing. err matches ErrBodyTooLarge or ErrBodyTimeout, is
+// a read error, or joins the errors of the handlers that were tried. Only
+// NewReceiver accepts it.
 func WithOnReject(fn func(r *http.Request, err error)) ReceiverOption {
 	return receiverOptionFunc(func(o *receiverOptions) error {
 		o.onReject = fn

@@ -27,6 +27,7 @@ func TestOptionTypes(t *testing.T) {
 		{"WithMaxBodyBytes", WithMaxBodyBytes(1), false, true, false},
 		{"WithOnReject", WithOnReject(nil), false, true, false},
 		{"WithAllowUnsigned", WithAllowUnsigned(), false, true, false},
+		{"WithBodyReadTimeout", WithBodyReadTimeout(time.Second), false, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"time"
 )
 
 // Handler is one kind of signed request a Receiver accepts: a scheme, its
@@ -31,9 +33,10 @@ type Handler struct {
 // guards an http.Handler. Create it with NewReceiver; it is safe for
 // concurrent use.
 type Receiver struct {
-	handlers []namedVerifier
-	maxBody  int64
-	onReject func(*http.Request, error)
+	handlers    []namedVerifier
+	maxBody     int64
+	bodyTimeout time.Duration
+	onReject    func(*http.Request, error)
 }
 
 type namedVerifier struct {
@@ -46,17 +49,17 @@ type namedVerifier struct {
 // SchemeNone accepts every request, so beside signed handlers it is refused
 // with an error matching ErrUnsignedHandler (and ErrInvalidConfig) unless
 // WithAllowUnsigned is given, and even then it must come last. Options:
-// WithMaxBodyBytes, WithOnReject, WithAllowUnsigned, and WithTolerance and
-// WithClock for the handlers' timestamps.
+// WithMaxBodyBytes, WithBodyReadTimeout, WithOnReject, WithAllowUnsigned,
+// and WithTolerance and WithClock for the handlers' timestamps.
 func NewReceiver(handlers []Handler, opts ...ReceiverOption) (*Receiver, error) {
-	o := receiverOptions{timestampOptions: defaultTimestampOptions(), maxBody: DefaultMaxBodyBytes}
+	o := receiverOptions{timestampOptions: defaultTimestampOptions(), maxBody: DefaultMaxBodyBytes, bodyTimeout: DefaultBodyReadTimeout}
 	if err := applyOptions(&o, opts, ReceiverOption.applyReceiver); err != nil {
 		return nil, err
 	}
 	if len(handlers) == 0 {
 		return nil, fmt.Errorf("%w: a receiver needs at least one handler", ErrInvalidConfig)
 	}
-	rc := &Receiver{maxBody: o.maxBody, onReject: o.onReject}
+	rc := &Receiver{maxBody: o.maxBody, bodyTimeout: o.bodyTimeout, onReject: o.onReject}
 	seen := make(map[string]bool, len(handlers))
 	unsigned, unsignedAt := "", 0
 	for i, h := range handlers {
@@ -106,15 +109,19 @@ func checkUnsigned(handlers []Handler, unsigned string, at int, allowed bool) er
 
 // Verify reads r's body, up to the limit, and tries each handler in turn. It
 // returns the name of the first handler that verifies and the body, or an
-// error: one matching ErrBodyTooLarge, a read error, or, when no handler
-// verifies, the errors of all handlers joined, each naming its handler. Verify
-// consumes r.Body.
+// error: one matching ErrBodyTooLarge, a read error (ErrBodyTimeout when a
+// read deadline passed), or, when no handler verifies, the errors of all
+// handlers joined, each naming its handler. Verify consumes r.Body; unlike
+// Middleware, it sets no read deadline.
 func (rc *Receiver) Verify(r *http.Request) (handler string, body []byte, err error) {
 	if r.ContentLength > rc.maxBody {
 		return "", nil, fmt.Errorf("%w: %d bytes, limit %d", ErrBodyTooLarge, r.ContentLength, rc.maxBody)
 	}
 	if r.Body != nil {
 		body, err = io.ReadAll(io.LimitReader(r.Body, rc.maxBody+1))
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return "", nil, fmt.Errorf("%w: %w: %w", errReadBody, ErrBodyTimeout, err)
+		}
 		if err != nil {
 			return "", nil, fmt.Errorf("%w: %w", errReadBody, err)
 		}
@@ -135,21 +142,26 @@ func (rc *Receiver) Verify(r *http.Request) (handler string, body []byte, err er
 
 // Middleware returns an http.Handler that passes only verified requests to
 // next. A refused request gets 401 with a short reason, 413 if its body is
-// over the limit, or 400 if the body cannot be read, and next never sees it.
-// A verified request reaches next with the body restored as r.Body and
-// available through VerifiedBody, and the handler's name through
-// MatchedHandler.
+// over the limit, 408 if the body did not arrive within the read timeout, or
+// 400 if it cannot be read, and next never sees it. A verified request
+// reaches next with the body restored as r.Body and available through
+// VerifiedBody, and the handler's name through MatchedHandler.
+//
+// The body must arrive within the read timeout (WithBodyReadTimeout), so that
+// a client sending it a byte at a time cannot hold the handler. The deadline
+// is set with http.ResponseController, in place of the server's own read
+// deadline, and lifted once the body is read. Behind a ResponseWriter wrapper
+// that hides SetReadDeadline (with no Unwrap method) the body is read without
+// it, and only the server's ReadTimeout bounds it.
 func (rc *Receiver) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lift := setReadDeadline(w, rc.bodyTimeout)
 		name, body, err := rc.Verify(r)
 		if err != nil {
-			if rc.onReject != nil {
-				rc.onReject(r, err)
-			}
-			status, reason := rejection(err)
-			http.Error(w, reason, status)
+			rc.refuse(w, r, err)
 			return
 		}
+		lift()
 		ctx := context.WithValue(r.Context(), verifiedKey{}, verified{handler: name, body: body})
 		r = r.WithContext(ctx)
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -158,11 +170,41 @@ func (rc *Receiver) Middleware(next http.Handler) http.Handler {
 	})
 }
 
+// setReadDeadline sets a read deadline d from now on the connection or
+// stream behind w, and returns the function that lifts it. Where w cannot
+// take one (http.ErrNotSupported), it does nothing.
+func setReadDeadline(w http.ResponseWriter, d time.Duration) (lift func()) {
+	ctl := http.NewResponseController(w)
+	if err := ctl.SetReadDeadline(time.Now().Add(d)); err != nil {
+		return func() {}
+	}
+	// Left in place, the deadline would end the server's background read
+	// (already waiting when the request has no body) while next runs, and
+	// cancel the request's context.
+	return func() { _ = ctl.SetReadDeadline(time.Time{}) }
+}
+
+// refuse answers a request that did not verify.
+func (rc *Receiver) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	if rc.onReject != nil {
+		rc.onReject(r, err)
+	}
+	if errors.Is(err, errReadBody) {
+		// The rest of the body may never come: do not wait for it to
+		// reuse the connection.
+		w.Header().Set("Connection", "close")
+	}
+	status, reason := rejection(err)
+	http.Error(w, reason, status)
+}
+
 // rejection picks the status and the short reason for a refusal. When
 // handlers disagree, the most specific reason wins: a replayed request
 // with a valid signature says so rather than "missing signature".
 func rejection(err error) (int, string) {
 	switch {
+	case errors.Is(err, ErrBodyTimeout):
+		return http.StatusRequestTimeout, "request body not received in time"
 	case errors.Is(err, errReadBody):
 		return http.StatusBadRequest, "cannot read request body"
 	case errors.Is(err, ErrBodyTooLarge):

@@ -1,11 +1,15 @@
 package signer
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -310,4 +314,124 @@ func TestReceiverUnsigned(t *testing.T) {
 			}
 		})
 	}
+}
+
+// trickle opens a connection to srv, sends the headers of a POST with a
+// 1000-byte body, then one body byte every 20ms until the test ends, and
+// returns the response the server gives, waiting at most 10s for it.
+func trickle(t *testing.T, srv *httptest.Server, header string) (*http.Response, error) {
+	t.Helper()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	_, err = fmt.Fprintf(conn, "POST /hooks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n%s\r\n\r\n", header)
+	require.NoError(t, err)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	t.Cleanup(func() { close(stop); <-done })
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := conn.Write([]byte("x")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	// A bound on a hang, not a measure of speed: 1000 bytes take 20s.
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+	return http.ReadResponse(bufio.NewReader(conn), nil)
+}
+
+func TestReceiverSlowBody(t *testing.T) {
+	var mu sync.Mutex
+	var rejected []error
+	rc, err := NewReceiver([]Handler{{Name: "github", Config: githubCfg, Secrets: []string{testSecret}}},
+		WithBodyReadTimeout(200*time.Millisecond),
+		WithOnReject(func(_ *http.Request, err error) { mu.Lock(); rejected = append(rejected, err); mu.Unlock() }))
+	require.NoError(t, err)
+	next := &seen{}
+	srv := httptest.NewServer(rc.Middleware(next))
+	defer srv.Close()
+
+	resp, err := trickle(t, srv, githubHeader+": sha256=00")
+	require.NoError(t, err, "the receiver must answer instead of waiting for the slow body")
+	defer resp.Body.Close()
+	text, _ := io.ReadAll(resp.Body)
+	assert.Equal(t, http.StatusRequestTimeout, resp.StatusCode, "body %q", text)
+	assert.Equal(t, "request body not received in time", strings.TrimSpace(string(text)))
+	assert.True(t, resp.Close, "the connection is closed rather than drained")
+	next.mu.Lock()
+	assert.Zero(t, next.calls)
+	next.mu.Unlock()
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, rejected, 1)
+	assert.ErrorIs(t, rejected[0], ErrBodyTimeout)
+	assert.ErrorIs(t, rejected[0], os.ErrDeadlineExceeded)
+}
+
+// bareWriter hides the server's ResponseWriter, SetReadDeadline included,
+// as a wrapper without Unwrap does.
+type bareWriter struct{ w http.ResponseWriter }
+
+func (b bareWriter) Header() http.Header         { return b.w.Header() }
+func (b bareWriter) Write(p []byte) (int, error) { return b.w.Write(p) }
+func (b bareWriter) WriteHeader(code int)        { b.w.WriteHeader(code) }
+
+// TestReceiverBodyDeadlineUnsupported checks that a ResponseWriter that
+// cannot take a read deadline does not break the middleware.
+func TestReceiverBodyDeadlineUnsupported(t *testing.T) {
+	rc, err := NewReceiver([]Handler{{Name: "github", Config: githubCfg, Secrets: []string{testSecret}}},
+		WithBodyReadTimeout(time.Millisecond))
+	require.NoError(t, err)
+	next := &seen{}
+	mw := rc.Middleware(next)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		assert.ErrorIs(t, http.NewResponseController(bareWriter{w}).SetReadDeadline(time.Now()), http.ErrNotSupported)
+		mw.ServeHTTP(bareWriter{w}, r)
+	}))
+	defer srv.Close()
+	resp, err := srv.Client().Do(signedRequest(t, srv.URL, githubCfg, []string{testSecret}, `{"a":1}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNoContent, resp.StatusCode)
+	next.mu.Lock()
+	defer next.mu.Unlock()
+	assert.Equal(t, 1, next.calls)
+	assert.Equal(t, `{"a":1}`, string(next.body))
+}
+
+// TestReceiverBodyDeadlineLifted checks that the body's read deadline does
+// not outlive the body: a next handler that runs longer keeps its context.
+// The request has no body, so the server's background read, which would
+// cancel the context at the deadline, is already waiting when the
+// middleware sets it.
+func TestReceiverBodyDeadlineLifted(t *testing.T) {
+	const timeout = 50 * time.Millisecond
+	rc, err := NewReceiver([]Handler{{Name: "github", Config: githubCfg, Secrets: []string{testSecret}}},
+		WithBodyReadTimeout(timeout))
+	require.NoError(t, err)
+	ctxErr := make(chan error, 1)
+	srv := httptest.NewServer(rc.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(6 * timeout): // well past the body's deadline
+		}
+		ctxErr <- r.Context().Err()
+	})))
+	defer srv.Close()
+	req := signedRequest(t, srv.URL, githubCfg, []string{testSecret}, ``)
+	require.Zero(t, req.ContentLength)
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.NoError(t, <-ctxErr, "the request's context outlives the body's deadline")
 }

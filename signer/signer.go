@@ -71,6 +71,10 @@ var (
 	ErrUnsignedHandler = errors.New("signer: unsigned handler beside signed ones")
 	// ErrBodyTooLarge is returned by a Receiver for a body over its limit.
 	ErrBodyTooLarge = errors.New("signer: body too large")
+	// ErrBodyTimeout is returned by a Receiver when the body did not arrive
+	// within its read timeout (see WithBodyReadTimeout); it wraps the
+	// underlying os.ErrDeadlineExceeded.
+	ErrBodyTimeout = errors.New("signer: body read timed out")
 )
 
 // Config selects a signing scheme and its parameters. It is plain, comparable
