@@ -3,6 +3,7 @@ package signer
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,6 +51,20 @@ func TestStandardWebhooksCrossCheck(t *testing.T) {
 				h.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(now.Unix(), 10))
 				h.Set(standardwebhooks.HeaderWebhookSignature, sig)
 				v, err := NewVerifier(Config{Scheme: SchemeStandardWebhooks}, []string{secret})
+				require.NoError(t, err)
+				assert.NoError(t, v.Verify(h, body))
+			})
+			t.Run("we verify theirs, with the secret's base64 alone", func(t *testing.T) {
+				bare := strings.TrimPrefix(secret, "whsec_")
+				theirs, err := standardwebhooks.NewWebhook(bare)
+				require.NoError(t, err)
+				sig, err := theirs.Sign(in.MessageID, now, body)
+				require.NoError(t, err)
+				h := http.Header{}
+				h.Set(standardwebhooks.HeaderWebhookID, in.MessageID)
+				h.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(now.Unix(), 10))
+				h.Set(standardwebhooks.HeaderWebhookSignature, sig)
+				v, err := NewVerifier(Config{Scheme: SchemeStandardWebhooks}, []string{bare})
 				require.NoError(t, err)
 				assert.NoError(t, v.Verify(h, body))
 			})

@@ -159,5 +159,5 @@ func ExampleGenerateSecret() {
 	fmt.Println(errors.Is(err, signer.ErrInvalidSecret), err)
 	// Output:
 	// true <nil>
-	// true signer: invalid secret: standard-webhooks secret must start with "whsec_"
+	// true signer: invalid secret: standard-webhooks secret is not base64 (with or without "whsec_")
 }

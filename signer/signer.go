@@ -55,7 +55,7 @@ var (
 	// ErrNoSecret is returned by Sign when no secret is given to a scheme that needs one.
 	ErrNoSecret = errors.New("signer: no secret")
 	// ErrInvalidSecret is returned when a secret is not in its scheme's format,
-	// such as a Standard Webhooks secret that is not "whsec_" and base64.
+	// such as a Standard Webhooks secret that is not base64.
 	ErrInvalidSecret = errors.New("signer: invalid secret")
 	// ErrMissingSignature is returned by Verify when a signature header is absent or empty.
 	ErrMissingSignature = errors.New("signer: missing signature")

@@ -134,7 +134,9 @@ func TestValidateSecret(t *testing.T) {
 		{"typo3 empty", Config{}, "", ErrNoSecret},
 		{"hmac empty", Config{Scheme: SchemeHMAC}, "", ErrNoSecret},
 		{"whsec published example", sw, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", nil},
-		{"whsec missing prefix", sw, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", ErrInvalidSecret},
+		{"standard-webhooks base64 without whsec_, as the official library takes it", sw, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", nil},
+		{"standard-webhooks base64 without whsec_, too short", sw, base64.StdEncoding.EncodeToString(make([]byte, 16)), ErrInvalidSecret},
+		{"standard-webhooks plain text", sw, "hunter2", ErrInvalidSecret},
 		{"whsec not base64", sw, "whsec_not base64!!", ErrInvalidSecret},
 		{"whsec with a line break", sw, "whsec_MfKQ9r8GKYqrTwjU\r\nPD8ILPZIo2LaLaSw", ErrInvalidSecret},
 		{"whsec with a trailing line break", sw, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n", ErrInvalidSecret},
@@ -491,5 +493,102 @@ func TestVerifyNegative(t *testing.T) {
 			}
 			require.NotZero(t, ran, "mutation applied to no vector")
 		})
+	}
+}
+
+// TestStandardWebhooksSvixHeaders checks that Verify reads the headers under
+// Svix's names too, as its hosted service sends them.
+func TestStandardWebhooksSvixHeaders(t *testing.T) {
+	secret := mustSecret(t, SchemeStandardWebhooks)
+	s, err := New(Config{Scheme: SchemeStandardWebhooks})
+	require.NoError(t, err)
+	body := []byte(`{"a":1}`)
+	signed := http.Header{}
+	require.NoError(t, s.Sign(signed, []string{secret}, Input{MessageID: "msg_svix", Timestamp: testNow, Body: body}))
+	asSvix := func(h http.Header) http.Header {
+		out := http.Header{}
+		out.Set("svix-id", h.Get(HeaderWebhookID))
+		out.Set("svix-timestamp", h.Get(HeaderWebhookTimestamp))
+		out.Set("svix-signature", h.Get(HeaderWebhookSignature))
+		return out
+	}
+	tests := []struct {
+		name string
+		h    func() http.Header
+		want error
+	}{
+		{"svix headers", func() http.Header { return asSvix(signed) }, nil},
+		{"svix headers beside a TYPO3 Webhook-Signature", func() http.Header {
+			h := asSvix(signed)
+			h.Set(HeaderTYPO3Signature, strings.Repeat("ab", 32))
+			return h
+		}, nil},
+		{"both sets, webhook-* tampered", func() http.Header {
+			h := asSvix(signed)
+			h.Set(HeaderWebhookID, "msg_other")
+			h.Set(HeaderWebhookTimestamp, signed.Get(HeaderWebhookTimestamp))
+			h.Set(HeaderWebhookSignature, signed.Get(HeaderWebhookSignature))
+			return h
+		}, nil},
+		{"svix id changed", func() http.Header {
+			h := asSvix(signed)
+			h.Set("svix-id", "msg_other")
+			return h
+		}, ErrInvalidSignature},
+		{"svix id missing", func() http.Header {
+			h := asSvix(signed)
+			h.Del("svix-id")
+			return h
+		}, ErrMissingSignature},
+		{"svix timestamp old", func() http.Header {
+			h := asSvix(signed)
+			h.Set("svix-timestamp", strconv.FormatInt(testNow.Add(-time.Hour).Unix(), 10))
+			return h
+		}, ErrTimestampOutOfRange},
+		{"mixed names are not one set", func() http.Header {
+			h := asSvix(signed)
+			h.Del("svix-id")
+			h.Set(HeaderWebhookID, signed.Get(HeaderWebhookID))
+			return h
+		}, ErrMissingSignature},
+		{"webhook-* errors are reported first", func() http.Header {
+			h := asSvix(signed)
+			h.Set("svix-id", "msg_other")
+			h.Set(HeaderWebhookSignature, signed.Get(HeaderWebhookSignature))
+			return h
+		}, ErrMissingSignature},
+	}
+	v, err := NewVerifier(Config{Scheme: SchemeStandardWebhooks}, []string{secret}, WithClock(func() time.Time { return testNow }))
+	require.NoError(t, err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := v.Verify(tt.h(), body)
+			if tt.want == nil {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestStandardWebhooksSecretWithoutPrefix checks that the base64 of a key,
+// without "whsec_", is the same secret as with it.
+func TestStandardWebhooksSecretWithoutPrefix(t *testing.T) {
+	const withPrefix = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	withoutPrefix := strings.TrimPrefix(withPrefix, "whsec_")
+	s, err := New(Config{Scheme: SchemeStandardWebhooks})
+	require.NoError(t, err)
+	body := []byte(`{"test": 2432232314}`)
+	in := Input{MessageID: "msg_p5jXN8AQM9LWM0D4loKWxJek", Timestamp: time.Unix(1614265330, 0), Body: body}
+	for _, signWith := range []string{withPrefix, withoutPrefix} {
+		h := http.Header{}
+		require.NoError(t, s.Sign(h, []string{signWith}, in))
+		assert.Equal(t, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", h.Get(HeaderWebhookSignature), "signed with %s", signWith)
+		for _, verifyWith := range []string{withPrefix, withoutPrefix} {
+			v, err := NewVerifier(Config{Scheme: SchemeStandardWebhooks}, []string{verifyWith}, WithClock(func() time.Time { return in.Timestamp }))
+			require.NoError(t, err)
+			assert.NoError(t, v.Verify(h, body), "signed with %s, verified with %s", signWith, verifyWith)
+		}
 	}
 }

@@ -23,6 +23,26 @@ const (
 	HeaderWebhookSignature = "Webhook-Signature"
 )
 
+// Svix's names for the Standard Webhooks headers, which its hosted service
+// sends and its libraries accept; Verify accepts them too.
+const (
+	// HeaderSvixID is HeaderWebhookID as Svix names it.
+	HeaderSvixID = "Svix-Id"
+	// HeaderSvixTimestamp is HeaderWebhookTimestamp as Svix names it.
+	HeaderSvixTimestamp = "Svix-Timestamp"
+	// HeaderSvixSignature is HeaderWebhookSignature as Svix names it.
+	HeaderSvixSignature = "Svix-Signature"
+)
+
+// headerSet names the three headers of one Standard Webhooks request.
+type headerSet struct{ id, timestamp, signature string }
+
+// headerSets are the names Verify reads, in order.
+var headerSets = []headerSet{
+	{HeaderWebhookID, HeaderWebhookTimestamp, HeaderWebhookSignature},
+	{HeaderSvixID, HeaderSvixTimestamp, HeaderSvixSignature},
+}
+
 // DefaultTolerance is how far a Standard Webhooks timestamp may be from the
 // receiver's clock, either way, before Verify refuses it as a replay.
 const DefaultTolerance = 5 * time.Minute
@@ -41,10 +61,17 @@ const (
 //	webhook-timestamp: <in.Timestamp in Unix seconds>
 //	webhook-signature: v1,<base64(HMAC-SHA256(key, "<id>.<timestamp>.<body>"))>
 //
-// Secrets are "whsec_" followed by the base64 of the key bytes. Given several
+// Secrets are "whsec_" followed by the standard base64 of the key bytes; the
+// prefix may be left out, as the official libraries allow. Given several
 // secrets, Sign sends one signature per secret, space-separated, so that
 // receivers holding either the old or the new secret accept the request
-// during a rotation. Create it with NewStandardWebhooks.
+// during a rotation. Verify also reads the headers under Svix's names
+// (svix-id, svix-timestamp, svix-signature). Create it with
+// NewStandardWebhooks.
+//
+// An empty body signs and verifies here and with the official Go library,
+// but svix's Node library refuses it (it parses the body as JSON): send at
+// least "{}" to receivers that may use it.
 type StandardWebhooks struct {
 	tolerance time.Duration
 	now       func() time.Time
@@ -105,29 +132,54 @@ func (s *StandardWebhooks) Sign(h http.Header, secrets []string, in Input) error
 // timestamp within the tolerance of the clock, and one of the v1 signatures
 // must match one of secrets; in.Body must be the exact body received, and
 // the other fields of in are not used. Signatures of other versions are
-// skipped, as the specification asks.
+// skipped, as the specification asks. The webhook-* headers are read first;
+// when they are absent or do not verify, the svix-* headers are.
 func (s *StandardWebhooks) Verify(h http.Header, secrets []string, in Input) error {
-	id, ts, sig := h.Get(HeaderWebhookID), h.Get(HeaderWebhookTimestamp), h.Get(HeaderWebhookSignature)
+	_, _, err := s.verify(h, secrets, in.Body)
+	return err
+}
+
+// verify is Verify, returning the message ID and the timestamp that were
+// signed.
+func (s *StandardWebhooks) verify(h http.Header, secrets []string, body []byte) (id string, signedAt time.Time, err error) {
+	err = ErrMissingSignature
+	tried := false
+	for _, set := range headerSets {
+		if h.Get(set.signature) == "" {
+			continue
+		}
+		id, signedAt, setErr := s.verifySet(h, set, secrets, body)
+		if setErr == nil {
+			return id, signedAt, nil
+		}
+		if !tried {
+			err, tried = setErr, true
+		}
+	}
+	return "", time.Time{}, err
+}
+
+// verifySet checks the request under one set of header names.
+func (s *StandardWebhooks) verifySet(h http.Header, set headerSet, secrets []string, body []byte) (string, time.Time, error) {
+	id, ts, sig := h.Get(set.id), h.Get(set.timestamp), h.Get(set.signature)
 	switch {
-	case sig == "":
-		return ErrMissingSignature
 	case id == "":
-		return fmt.Errorf("%w: no %s header", ErrMissingSignature, HeaderWebhookID)
+		return "", time.Time{}, fmt.Errorf("%w: no %s header", ErrMissingSignature, set.id)
 	case ts == "":
-		return fmt.Errorf("%w: no %s header", ErrMissingSignature, HeaderWebhookTimestamp)
+		return "", time.Time{}, fmt.Errorf("%w: no %s header", ErrMissingSignature, set.timestamp)
 	}
-	unix, err := parseTimestamp(ts)
+	unix, err := parseTimestamp(set.timestamp, ts)
 	if err != nil {
-		return err
+		return "", time.Time{}, err
 	}
-	now := s.now()
-	if d := now.Sub(time.Unix(unix, 0)); d > s.tolerance || d < -s.tolerance {
-		return fmt.Errorf("%w: %s is %d, %s from now (tolerance %s)",
-			ErrTimestampOutOfRange, HeaderWebhookTimestamp, unix, d.Round(time.Second), s.tolerance)
+	signedAt := time.Unix(unix, 0)
+	if d := s.now().Sub(signedAt); d > s.tolerance || d < -s.tolerance {
+		return "", time.Time{}, fmt.Errorf("%w: %s is %d, %s from now (tolerance %s)",
+			ErrTimestampOutOfRange, set.timestamp, unix, d.Round(time.Second), s.tolerance)
 	}
 	got := parseSignatures(sig)
 	if len(got) == 0 {
-		return fmt.Errorf("%w: no v1 signature in %s", ErrInvalidSignature, HeaderWebhookSignature)
+		return "", time.Time{}, fmt.Errorf("%w: no v1 signature in %s", ErrInvalidSignature, set.signature)
 	}
 	for _, secret := range secrets {
 		if secret == "" {
@@ -135,28 +187,29 @@ func (s *StandardWebhooks) Verify(h http.Header, secrets []string, in Input) err
 		}
 		key, err := whsecKey(secret)
 		if err != nil {
-			return err
+			return "", time.Time{}, err
 		}
-		want := standardWebhooksMAC(key, id, ts, in.Body)
+		want := standardWebhooksMAC(key, id, ts, body)
 		for _, g := range got {
 			if hmac.Equal(g, want) {
-				return nil
+				return id, signedAt, nil
 			}
 		}
 	}
-	return ErrInvalidSignature
+	return "", time.Time{}, ErrInvalidSignature
 }
 
-// parseTimestamp accepts decimal digits only, as the specification writes them.
-func parseTimestamp(ts string) (int64, error) {
+// parseTimestamp accepts decimal digits only, as the specification writes
+// them; header names the header ts came from.
+func parseTimestamp(header, ts string) (int64, error) {
 	for i := 0; i < len(ts); i++ {
 		if ts[i] < '0' || ts[i] > '9' {
-			return 0, fmt.Errorf("%w: %s %q is not Unix seconds", ErrInvalidSignature, HeaderWebhookTimestamp, clip(ts))
+			return 0, fmt.Errorf("%w: %s %q is not Unix seconds", ErrInvalidSignature, header, clip(ts))
 		}
 	}
 	unix, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil || unix > 1<<40 { // far past any real clock; keeps time arithmetic exact
-		return 0, fmt.Errorf("%w: %s %q is out of range", ErrTimestampOutOfRange, HeaderWebhookTimestamp, clip(ts))
+		return 0, fmt.Errorf("%w: %s %q is out of range", ErrTimestampOutOfRange, header, clip(ts))
 	}
 	return unix, nil
 }
@@ -191,15 +244,12 @@ func parseSignatures(v string) [][]byte {
 	return out
 }
 
-// whsecKey decodes a "whsec_<base64>" secret into its key bytes.
+// whsecKey decodes a "whsec_<base64>" secret into its key bytes; like the
+// official libraries, it takes the base64 without the prefix too.
 func whsecKey(secret string) ([]byte, error) {
-	b64, ok := strings.CutPrefix(secret, whsecPrefix)
-	if !ok {
-		return nil, fmt.Errorf("%w: standard-webhooks secret must start with %q", ErrInvalidSecret, whsecPrefix)
-	}
-	key, err := decodeBase64(b64, false)
+	key, err := decodeBase64(strings.TrimPrefix(secret, whsecPrefix), false)
 	if err != nil {
-		return nil, fmt.Errorf("%w: standard-webhooks secret is not %q and standard base64", ErrInvalidSecret, whsecPrefix)
+		return nil, fmt.Errorf("%w: standard-webhooks secret is not base64 (with or without %q)", ErrInvalidSecret, whsecPrefix)
 	}
 	if len(key) < minWhsecKey || len(key) > maxWhsecKey {
 		return nil, fmt.Errorf("%w: standard-webhooks key is %d bytes, want %d to %d", ErrInvalidSecret, len(key), minWhsecKey, maxWhsecKey)
