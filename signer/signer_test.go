@@ -592,3 +592,31 @@ func TestStandardWebhooksSecretWithoutPrefix(t *testing.T) {
 		}
 	}
 }
+
+// TestTYPO3MismatchNamesRecordID checks that a TYPO3 refusal says the record
+// UUID is signed: a wrong UUID and a wrong secret fail the same way.
+func TestTYPO3MismatchNamesRecordID(t *testing.T) {
+	const otherUUID = "11111111-1111-4111-8111-111111111111"
+	s, err := New(Config{})
+	require.NoError(t, err)
+	body := []byte(`{"a":1}`)
+	h := http.Header{}
+	require.NoError(t, s.Sign(h, []string{testSecret}, Input{WebhookID: testUUID, Body: body}))
+	tests := []struct {
+		name, webhookID, secret string
+	}{
+		{"wrong record uuid", otherUUID, testSecret},
+		{"wrong secret", testUUID, "guess"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := NewVerifier(Config{}, []string{tt.secret}, WithWebhookID(tt.webhookID))
+			require.NoError(t, err)
+			err = v.Verify(h, body)
+			require.ErrorIs(t, err, ErrInvalidSignature)
+			assert.Contains(t, err.Error(), `"<record uuid>:<body>"`)
+			assert.Contains(t, err.Error(), tt.webhookID, "the uuid that was tried")
+			assert.NotContains(t, err.Error(), tt.secret)
+		})
+	}
+}

@@ -54,8 +54,10 @@ func (s *TYPO3) Sign(h http.Header, secrets []string, in Input) error {
 
 // Verify checks the Webhook-Signature header of a received request against
 // each secret in turn. in.WebhookID must be the UUID of the sender's record
-// and in.Body the exact body received. A Webhook-Signature-Algo header, when
-// present, must name the algorithm s was created with.
+// and in.Body the exact body received: both are signed, so a wrong UUID is
+// refused like a wrong secret, and the error says so. A
+// Webhook-Signature-Algo header, when present, must name the algorithm s was
+// created with.
 func (s *TYPO3) Verify(h http.Header, secrets []string, in Input) error {
 	got := h.Get(HeaderTYPO3Signature)
 	if got == "" {
@@ -73,7 +75,9 @@ func (s *TYPO3) Verify(h http.Header, secrets []string, in Input) error {
 			return nil
 		}
 	}
-	return ErrInvalidSignature
+	// A wrong record UUID and a wrong secret look the same: say both.
+	return fmt.Errorf(`%w: %s is not the HMAC of "<record uuid>:<body>" with record uuid %q and any of the secrets; check the uuid as well as the secret`,
+		ErrInvalidSignature, HeaderTYPO3Signature, clip(in.WebhookID))
 }
 
 func (s *TYPO3) sum(secret string, in Input) []byte {
