@@ -3,20 +3,96 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
 	"fmt"
+	"strings"
+
+	"github.com/outhook/outhook/webhook"
 )
 
-// Migrate creates outhook's tables and indexes if they do not exist yet. It is
-// idempotent and safe to run at every start. Tables: outhook_webhook (the
-// records) and outhook_attempt (the delivery log).
+// webhookColumns are the columns of outhook_webhook added after its first
+// schema (id, disabled, created_us, data); Migrate adds those missing.
+var webhookColumns = []struct{ name, def string }{
+	{"version", "BIGINT NOT NULL DEFAULT 1"},
+	{"updated_at", "TEXT NOT NULL DEFAULT ''"},
+	{"disabled_reason", "TEXT NOT NULL DEFAULT ''"},
+	{"disabled_at", "TEXT NOT NULL DEFAULT ''"},
+	{"secret", "TEXT NOT NULL DEFAULT ''"},
+	{"previous_secret", "TEXT NOT NULL DEFAULT ''"},
+	{"headers", "TEXT NOT NULL DEFAULT ''"},
+}
+
+// Migrate creates outhook's tables and indexes if they do not exist yet, and
+// brings tables of earlier versions up to date. It is idempotent and safe to
+// run at every start, by several processes at once too. Tables:
+// outhook_webhook (the records) and outhook_attempt (the delivery log).
+//
+// Records written before the version column existed get Version 1, and their
+// secrets and headers move out of the JSON document into their columns, in
+// plaintext as they were. Stop processes of
+// earlier versions before migrating: their writes would not be seen.
 func Migrate(ctx context.Context, db *sql.DB, d Dialect) error {
+	if err := migrate(ctx, db, d); err != nil {
+		return fmt.Errorf("sqlstore: migrate (%s): %w", d, err)
+	}
+	return nil
+}
+
+// execQuerier is what a migration runs on: a *sql.Tx or a *sql.Conn.
+type execQuerier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func migrate(ctx context.Context, db *sql.DB, d Dialect) error {
+	if d.dollar {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+		// Concurrent CREATE ... IF NOT EXISTS can still collide in
+		// PostgreSQL; processes starting together take turns.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7301152026)`); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		if err := migrateIn(ctx, tx, d); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}
+	// SQLite: the migration reads the schema before it alters it, so it
+	// takes the write lock first (BEGIN IMMEDIATE, which database/sql's
+	// BeginTx cannot ask for); processes starting together take turns.
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	err = migrateIn(ctx, conn, d)
+	if err == nil {
+		if _, err = conn.ExecContext(ctx, `COMMIT`); err == nil {
+			return nil
+		}
+	}
+	if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`); rerr != nil {
+		// Never hand a connection inside a transaction back to the pool.
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	return err
+}
+
+func migrateIn(ctx context.Context, q execQuerier, d Dialect) error {
+	cols := []string{"id TEXT PRIMARY KEY", "disabled " + d.boolType + " NOT NULL", "created_us BIGINT NOT NULL", "data TEXT NOT NULL"}
+	for _, c := range webhookColumns {
+		cols = append(cols, c.name+" "+c.def)
+	}
 	stmts := []string{
-		`CREATE TABLE IF NOT EXISTS outhook_webhook (
-	id TEXT PRIMARY KEY,
-	disabled ` + d.boolType + ` NOT NULL,
-	created_us BIGINT NOT NULL,
-	data TEXT NOT NULL
-)`,
+		"CREATE TABLE IF NOT EXISTS outhook_webhook (\n\t" + strings.Join(cols, ",\n\t") + "\n)",
 		`CREATE INDEX IF NOT EXISTS outhook_webhook_created ON outhook_webhook (created_us, id)`,
 		`CREATE TABLE IF NOT EXISTS outhook_attempt (
 	id ` + d.serial + `,
@@ -35,25 +111,94 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect) error {
 		`CREATE INDEX IF NOT EXISTS outhook_attempt_webhook ON outhook_attempt (webhook_id, start_us)`,
 		`CREATE INDEX IF NOT EXISTS outhook_attempt_start ON outhook_attempt (start_us)`,
 	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlstore: migrate (%s): %w", d, err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if d.dollar {
-		// Concurrent CREATE ... IF NOT EXISTS can still collide in PostgreSQL;
-		// processes starting together take turns.
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7301152026)`); err != nil {
-			return fmt.Errorf("sqlstore: migrate (%s): lock: %w", d, err)
-		}
-	}
 	for _, s := range stmts {
-		if _, err := tx.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("sqlstore: migrate (%s): %w", d, err)
+		if _, err := q.ExecContext(ctx, s); err != nil {
+			return err
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlstore: migrate (%s): %w", d, err)
+	if err := addColumns(ctx, q, d); err != nil {
+		return err
+	}
+	return moveLegacyRows(ctx, q, d)
+}
+
+// addColumns adds the webhookColumns a table of an earlier version lacks.
+func addColumns(ctx context.Context, q execQuerier, d Dialect) error {
+	if d.dollar {
+		for _, c := range webhookColumns {
+			if _, err := q.ExecContext(ctx, `ALTER TABLE outhook_webhook ADD COLUMN IF NOT EXISTS `+c.name+` `+c.def); err != nil {
+				return fmt.Errorf("add column %s: %w", c.name, err)
+			}
+		}
+		return nil
+	}
+	rows, err := q.QueryContext(ctx, `SELECT name FROM pragma_table_info('outhook_webhook')`)
+	if err != nil {
+		return fmt.Errorf("read columns: %w", err)
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return fmt.Errorf("read columns: %w", err)
+		}
+		have[name] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read columns: %w", err)
+	}
+	for _, c := range webhookColumns {
+		if have[c.name] {
+			continue
+		}
+		if _, err := q.ExecContext(ctx, `ALTER TABLE outhook_webhook ADD COLUMN `+c.name+` `+c.def); err != nil {
+			return fmt.Errorf("add column %s: %w", c.name, err)
+		}
+	}
+	return nil
+}
+
+// moveLegacyRows rewrites the rows of an earlier version, whose updated_at
+// column is empty because the whole record, secrets included, was in the
+// JSON document: the document keeps what it keeps today, and the rest moves
+// to the columns, secrets in plaintext.
+func moveLegacyRows(ctx context.Context, q execQuerier, d Dialect) error {
+	rows, err := q.QueryContext(ctx, `SELECT id, data FROM outhook_webhook WHERE updated_at = ''`)
+	if err != nil {
+		return fmt.Errorf("read records: %w", err)
+	}
+	type legacy struct{ id, data string }
+	var old []legacy
+	for rows.Next() {
+		var l legacy
+		if err := rows.Scan(&l.id, &l.data); err != nil {
+			rows.Close()
+			return fmt.Errorf("read records: %w", err)
+		}
+		old = append(old, l)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read records: %w", err)
+	}
+	for _, l := range old {
+		var doc record
+		if err := json.Unmarshal([]byte(l.data), &doc); err != nil {
+			return fmt.Errorf("record %s: decode: %w", l.id, err)
+		}
+		r, err := encodeRow((*webhook.Webhook)(&doc))
+		if err != nil {
+			return err
+		}
+		_, err = q.ExecContext(ctx, d.rebind(`UPDATE outhook_webhook
+	SET data = ?, updated_at = ?, disabled_reason = ?, disabled_at = ?, secret = ?, previous_secret = ?, headers = ?
+	WHERE id = ? AND updated_at = ''`),
+			r.data, r.updatedAt, r.disabledReason, r.disabledAt, r.secret, r.previousSecret, r.headers, l.id)
+		if err != nil {
+			return fmt.Errorf("record %s: %w", l.id, err)
+		}
 	}
 	return nil
 }

@@ -3,9 +3,13 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +20,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/outhook/outhook/internal/pgtest"
+	"github.com/outhook/outhook/internal/storetest"
 	"github.com/outhook/outhook/signer"
 	"github.com/outhook/outhook/webhook"
 	"github.com/outhook/outhook/webhook/sqlstore"
@@ -117,7 +122,7 @@ func TestRoundTripEveryField(t *testing.T) {
 		store := sqlstore.New(db, d)
 		want := w.Clone()
 		require.NoError(t, store.Create(ctx, &w))
-		want.CreatedAt, want.UpdatedAt = w.CreatedAt, w.UpdatedAt
+		want.CreatedAt, want.UpdatedAt, want.Version = w.CreatedAt, w.UpdatedAt, w.Version
 		got, err := store.Get(ctx, w.ID)
 		require.NoError(t, err)
 		assert.Equal(t, want, got)
@@ -168,6 +173,200 @@ func TestStoreCRUD(t *testing.T) {
 		assert.ErrorIs(t, store.Delete(ctx, b.ID), webhook.ErrNotFound)
 		assert.ErrorIs(t, store.Update(ctx, b), webhook.ErrNotFound)
 	})
+}
+
+// rebind is the store's placeholder rewrite, for the tests' raw SQL.
+func rebind(d sqlstore.Dialect, q string) string {
+	if d != sqlstore.Postgres {
+		return q
+	}
+	for n := 1; strings.Contains(q, "?"); n++ {
+		q = strings.Replace(q, "?", "$"+strconv.Itoa(n), 1)
+	}
+	return q
+}
+
+// TestStoreContract runs the concurrency contract of every webhook.Store.
+func TestStoreContract(t *testing.T) {
+	forEach(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		storetest.Run(t, func(*testing.T) webhook.Store { return sqlstore.New(db, d) }, 200)
+	})
+}
+
+func TestUpdateVersions(t *testing.T) {
+	forEach(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
+		ctx := context.Background()
+		now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+		store := sqlstore.New(db, d, sqlstore.WithClock(func() time.Time { now = now.Add(time.Second); return now }))
+		w := &webhook.Webhook{Name: "v", Triggers: []string{"t/one"}, URL: "https://a.example/"}
+		require.NoError(t, store.Create(ctx, w))
+		created, secret := w.CreatedAt, w.Secret
+
+		stale := w.Clone()
+		w.Description, w.Secret, w.CreatedAt = "edited", "", time.Time{}
+		require.NoError(t, store.Update(ctx, w))
+		assert.EqualValues(t, 2, w.Version)
+		assert.Equal(t, secret.Reveal(), w.Secret.Reveal(), "Update sets the kept secret on the record")
+		assert.True(t, w.CreatedAt.Equal(created), "CreatedAt is kept")
+		assert.True(t, w.UpdatedAt.After(created))
+
+		stale.Description = "stale"
+		err := store.Update(ctx, stale)
+		require.ErrorIs(t, err, webhook.ErrConflict)
+		assert.Contains(t, err.Error(), "at version 1, stored version 2")
+		assert.EqualValues(t, 1, stale.Version, "a refused Update leaves the record as it was")
+
+		got, err := store.Get(ctx, w.ID)
+		require.NoError(t, err)
+		assert.Equal(t, w, got)
+
+		at := time.Date(2026, 6, 1, 2, 3, 4, 5, time.FixedZone("CEST", 7200))
+		ok, err := store.Disable(ctx, w.ID, "endpoint failing", at)
+		require.NoError(t, err)
+		require.True(t, ok)
+		got, err = store.Get(ctx, w.ID)
+		require.NoError(t, err)
+		assert.EqualValues(t, 3, got.Version)
+		assert.Equal(t, at.UTC(), got.DisabledAt, "DisabledAt keeps its nanoseconds")
+		assert.True(t, got.UpdatedAt.After(w.UpdatedAt), "Disable sets UpdatedAt")
+		assert.Equal(t, "edited", got.Description, "Disable changes nothing else")
+		active, err := store.ListActive(ctx, "t/one")
+		require.NoError(t, err)
+		assert.Empty(t, active)
+
+		got.Enable()
+		require.NoError(t, store.Update(ctx, got), "an administrator re-enables the record")
+		got, err = store.Get(ctx, w.ID)
+		require.NoError(t, err)
+		assert.False(t, got.Disabled)
+		assert.Empty(t, got.DisabledReason)
+		assert.True(t, got.DisabledAt.IsZero())
+		active, err = store.ListActive(ctx, "t/one")
+		require.NoError(t, err)
+		assert.Len(t, active, 1)
+	})
+}
+
+// legacyTable is outhook_webhook as Migrate created it before records had a
+// version: the whole record, secrets included, in the JSON document.
+func legacyTable(d sqlstore.Dialect) string {
+	boolType := "INTEGER"
+	if d == sqlstore.Postgres {
+		boolType = "BOOLEAN"
+	}
+	return `CREATE TABLE outhook_webhook (
+	id TEXT PRIMARY KEY,
+	disabled ` + boolType + ` NOT NULL,
+	created_us BIGINT NOT NULL,
+	data TEXT NOT NULL
+)`
+}
+
+func openLegacyDB(t *testing.T, name string) (*sql.DB, sqlstore.Dialect) {
+	t.Helper()
+	var (
+		db  *sql.DB
+		d   sqlstore.Dialect
+		err error
+	)
+	switch name {
+	case "sqlite":
+		db, err = sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "s.db")+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+		d = sqlstore.SQLite
+	case "postgres":
+		_, dsn := pgtest.NewSchema(t)
+		db, err = sql.Open("pgx", dsn)
+		d = sqlstore.Postgres
+	}
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	_, err = db.Exec(legacyTable(d))
+	require.NoError(t, err)
+	return db, d
+}
+
+func TestMigrateEarlierSchema(t *testing.T) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db, d := openLegacyDB(t, name)
+			id := uuid.New()
+			created := time.Date(2025, 1, 2, 3, 4, 5, 6, time.UTC)
+			secret, err := signer.GenerateSecret("")
+			require.NoError(t, err)
+			previous, err := signer.GenerateSecret("")
+			require.NoError(t, err)
+			// The document as the store wrote it when Secret was a string.
+			data, err := json.Marshal(map[string]any{
+				"id": id, "name": "legacy", "triggers": []string{"t/one"}, "url": "https://old.example/hook",
+				"secret": secret, "previous_secret": previous, "previous_secret_expires_at": created.Add(time.Hour),
+				"headers": map[string]string{"X-Tenant": "42"}, "disabled": true, "disabled_reason": "failing",
+				"disabled_at": created.Add(time.Minute), "signing": map[string]any{},
+				"created_at": created, "updated_at": created.Add(time.Minute),
+			})
+			require.NoError(t, err)
+			_, err = db.Exec(rebind(d, `INSERT INTO outhook_webhook (id, disabled, created_us, data) VALUES (?, ?, ?, ?)`),
+				id.String(), true, created.UnixMicro(), string(data))
+			require.NoError(t, err)
+
+			require.NoError(t, sqlstore.Migrate(ctx, db, d))
+			require.NoError(t, sqlstore.Migrate(ctx, db, d), "Migrate is idempotent")
+
+			store := sqlstore.New(db, d)
+			got, err := store.Get(ctx, id)
+			require.NoError(t, err)
+			assert.EqualValues(t, 1, got.Version, "earlier records get version 1")
+			assert.Equal(t, "legacy", got.Name)
+			assert.Equal(t, secret, got.Secret.Reveal())
+			assert.Equal(t, previous, got.PreviousSecret.Reveal())
+			assert.Equal(t, created.Add(time.Hour), got.PreviousSecretExpiresAt)
+			assert.Equal(t, map[string]string{"X-Tenant": "42"}, got.Headers)
+			assert.True(t, got.Disabled)
+			assert.Equal(t, "failing", got.DisabledReason)
+			assert.Equal(t, created.Add(time.Minute), got.DisabledAt)
+			assert.Equal(t, created, got.CreatedAt)
+			assert.Equal(t, created.Add(time.Minute), got.UpdatedAt)
+
+			var doc string
+			require.NoError(t, db.QueryRow(rebind(d, `SELECT data FROM outhook_webhook WHERE id = ?`), id.String()).Scan(&doc))
+			assert.NotContains(t, doc, secret, "the secrets left the JSON document")
+			assert.NotContains(t, doc, previous)
+
+			got.Enable()
+			require.NoError(t, store.Update(ctx, got))
+			assert.EqualValues(t, 2, got.Version)
+			active, err := store.ListActive(ctx, "t/one")
+			require.NoError(t, err)
+			require.Len(t, active, 1)
+			assert.Equal(t, secret, active[0].Secret.Reveal())
+			ok, err := store.Disable(ctx, id, "again", created)
+			require.NoError(t, err)
+			assert.True(t, ok)
+		})
+	}
+}
+
+// TestMigrateConcurrently has processes that start together migrate a
+// database of the earlier schema at once.
+func TestMigrateConcurrently(t *testing.T) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			db, d := openLegacyDB(t, name)
+			var wg sync.WaitGroup
+			errs := make([]error, 4)
+			for i := range errs {
+				wg.Go(func() { errs[i] = sqlstore.Migrate(context.Background(), db, d) })
+			}
+			wg.Wait()
+			for _, err := range errs {
+				assert.NoError(t, err)
+			}
+			w := &webhook.Webhook{Name: "after", Triggers: []string{"t/one"}, URL: "https://a.example/"}
+			require.NoError(t, sqlstore.New(db, d).Create(context.Background(), w))
+		})
+	}
 }
 
 func TestLog(t *testing.T) {

@@ -14,9 +14,12 @@ import (
 )
 
 // Store is a webhook.Store in the outhook_webhook table. A record is kept as
-// one JSON document beside the columns that queries filter on, so fields
-// added to webhook.Webhook are stored without a migration. It is safe for
-// concurrent use, by many processes on one database too.
+// one JSON document beside columns for what queries filter on or write alone
+// (disabled, version, the disabling's reason and time, updated_at) and for
+// its secrets (secret, previous_secret and headers), so fields added to webhook.Webhook are
+// stored without a migration. It is safe for concurrent use, by many
+// processes on one database too: Update and Disable are single conditional
+// writes.
 type Store struct {
 	db  *sql.DB
 	rdb *sql.DB // reads; db unless WithReader
@@ -80,20 +83,115 @@ func WithClock(now func() time.Time) StoreOption {
 // an API (one that hides the secret, say) does not change what is stored.
 type record webhook.Webhook
 
-func encodeRecord(w *webhook.Webhook) (string, error) {
-	b, err := json.Marshal((*record)(w))
-	if err != nil {
-		return "", fmt.Errorf("sqlstore: encode record %s: %w", w.ID, err)
-	}
-	return string(b), nil
+// rowColumns are the columns of outhook_webhook a row is read from.
+const rowColumns = `id, disabled, data, version, updated_at, disabled_reason, disabled_at, secret, previous_secret, headers`
+
+// row is a record as stored.
+type row struct {
+	id                                    string
+	disabled                              bool
+	data                                  string
+	version                               int64
+	updatedAt, disabledReason, disabledAt string
+	secret, previousSecret, headers       string
 }
 
-func decodeRecord(data string) (*webhook.Webhook, error) {
-	var r record
-	if err := json.Unmarshal([]byte(data), &r); err != nil {
-		return nil, fmt.Errorf("sqlstore: decode record: %w", err)
+func (r *row) scan(sc interface{ Scan(...any) error }) error {
+	return sc.Scan(&r.id, &r.disabled, &r.data, &r.version, &r.updatedAt, &r.disabledReason, &r.disabledAt,
+		&r.secret, &r.previousSecret, &r.headers)
+}
+
+// formatTime is how a time column holds t: RFC 3339 in UTC with the
+// nanoseconds, or empty for the zero time.
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
 	}
-	return (*webhook.Webhook)(&r), nil
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339Nano, s)
+}
+
+// encodeRow returns the row of w: the JSON document without the fields kept
+// in columns, and the secrets.
+func encodeRow(w *webhook.Webhook) (*row, error) {
+	doc := *w
+	doc.Secret, doc.PreviousSecret, doc.Headers = "", "", nil
+	doc.Disabled, doc.DisabledReason, doc.DisabledAt = false, "", time.Time{}
+	doc.UpdatedAt, doc.Version = time.Time{}, 0
+	data, err := json.Marshal((*record)(&doc))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: encode record %s: %w", w.ID, err)
+	}
+	headers := ""
+	if len(w.Headers) > 0 {
+		b, err := json.Marshal(w.Headers)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: encode record %s: headers: %w", w.ID, err)
+		}
+		headers = string(b)
+	}
+	r := &row{id: w.ID.String(), disabled: w.Disabled, data: string(data), version: w.Version,
+		updatedAt: formatTime(w.UpdatedAt), disabledReason: w.DisabledReason, disabledAt: formatTime(w.DisabledAt),
+		secret: w.Secret.Reveal(), previousSecret: w.PreviousSecret.Reveal(), headers: headers}
+	return r, nil
+}
+
+// decodeRow returns the record of r.
+func decodeRow(r *row) (*webhook.Webhook, error) {
+	var doc record
+	if err := json.Unmarshal([]byte(r.data), &doc); err != nil {
+		return nil, fmt.Errorf("sqlstore: decode record %s: %w", r.id, err)
+	}
+	w := (*webhook.Webhook)(&doc)
+	w.Disabled, w.DisabledReason, w.Version = r.disabled, r.disabledReason, r.version
+	var err error
+	if w.UpdatedAt, err = parseTime(r.updatedAt); err != nil {
+		return nil, fmt.Errorf("sqlstore: decode record %s: updated_at: %w", r.id, err)
+	}
+	if w.DisabledAt, err = parseTime(r.disabledAt); err != nil {
+		return nil, fmt.Errorf("sqlstore: decode record %s: disabled_at: %w", r.id, err)
+	}
+	w.Secret, w.PreviousSecret, w.Headers = webhook.Secret(r.secret), webhook.Secret(r.previousSecret), nil
+	if r.headers != "" {
+		if err := json.Unmarshal([]byte(r.headers), &w.Headers); err != nil {
+			return nil, fmt.Errorf("sqlstore: decode record %s: headers: %w", r.id, err)
+		}
+	}
+	return w, nil
+}
+
+// readRow reads the row of id through db, or returns an error matching
+// webhook.ErrNotFound.
+func (s *Store) readRow(ctx context.Context, db *sql.DB, id string) (*row, error) {
+	var r row
+	err := r.scan(db.QueryRowContext(ctx, s.d.rebind(`SELECT `+rowColumns+` FROM outhook_webhook WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s", webhook.ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: get %s: %w", id, err)
+	}
+	return &r, nil
+}
+
+// storedVersion returns the version of the row of id, read through the
+// writer, and whether there is one.
+func (s *Store) storedVersion(ctx context.Context, id uuid.UUID) (int64, bool, error) {
+	var v int64
+	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT version FROM outhook_webhook WHERE id = ?`), id.String()).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("sqlstore: read %s: %w", id, err)
+	}
+	return v, true, nil
 }
 
 // Create implements webhook.Store.
@@ -101,19 +199,23 @@ func (s *Store) Create(ctx context.Context, w *webhook.Webhook) error {
 	if err := webhook.PrepareCreate(w, s.now()); err != nil {
 		return err
 	}
-	data, err := encodeRecord(w)
+	r, err := encodeRow(w)
 	if err != nil {
 		return err
 	}
-	if _, err := s.Get(ctx, w.ID); err == nil {
+	if _, found, err := s.storedVersion(ctx, w.ID); err != nil {
+		return err
+	} else if found {
 		return fmt.Errorf("%w: %s", webhook.ErrExists, w.ID)
 	}
-	_, err = s.db.ExecContext(ctx, s.d.rebind(
-		`INSERT INTO outhook_webhook (id, disabled, created_us, data) VALUES (?, ?, ?, ?)`),
-		w.ID.String(), w.Disabled, w.CreatedAt.UnixMicro(), data)
+	_, err = s.db.ExecContext(ctx, s.d.rebind(`INSERT INTO outhook_webhook
+	(id, disabled, created_us, data, version, updated_at, disabled_reason, disabled_at, secret, previous_secret, headers)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		r.id, r.disabled, w.CreatedAt.UnixMicro(), r.data, r.version, r.updatedAt, r.disabledReason, r.disabledAt,
+		r.secret, r.previousSecret, r.headers)
 	if err != nil {
 		// A concurrent Create of the same ID loses on the primary key.
-		if _, gerr := s.Get(ctx, w.ID); gerr == nil {
+		if _, found, _ := s.storedVersion(ctx, w.ID); found {
 			return fmt.Errorf("%w: %s", webhook.ErrExists, w.ID)
 		}
 		return fmt.Errorf("sqlstore: create %s: %w", w.ID, err)
@@ -123,45 +225,97 @@ func (s *Store) Create(ctx context.Context, w *webhook.Webhook) error {
 
 // Get implements webhook.Store.
 func (s *Store) Get(ctx context.Context, id uuid.UUID) (*webhook.Webhook, error) {
-	var data string
-	err := s.rdb.QueryRowContext(ctx, s.d.rebind(`SELECT data FROM outhook_webhook WHERE id = ?`), id.String()).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: %s", webhook.ErrNotFound, id)
-	}
+	r, err := s.readRow(ctx, s.rdb, id.String())
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: get %s: %w", id, err)
+		return nil, err
 	}
-	return decodeRecord(data)
+	return decodeRow(r)
 }
 
-// Update implements webhook.Store. CreatedAt is kept from the stored record,
-// and so is the secret when w.Secret is empty.
+// conflict is the error of an Update at version have of a record stored at want.
+func conflict(id uuid.UUID, have, want int64) error {
+	return fmt.Errorf("%w: %s at version %d, stored version %d", webhook.ErrConflict, id, have, want)
+}
+
+// Update implements webhook.Store: one write, conditional on w.Version being
+// the stored version. CreatedAt is kept from the stored record, and so is the
+// secret when w.Secret is empty.
 func (s *Store) Update(ctx context.Context, w *webhook.Webhook) error {
 	if err := w.Validate(); err != nil {
 		return err
 	}
-	old, err := s.Get(ctx, w.ID)
+	old, err := s.readRow(ctx, s.rdb, w.ID.String())
 	if err != nil {
 		return err
 	}
-	if w.Secret == "" {
-		w.Secret = old.Secret
+	if old.version != w.Version {
+		return conflict(w.ID, w.Version, old.version)
 	}
-	w.CreatedAt = old.CreatedAt
-	w.UpdatedAt = s.now().UTC()
-	data, err := encodeRecord(w)
+	var stored record
+	if err := json.Unmarshal([]byte(old.data), &stored); err != nil {
+		return fmt.Errorf("sqlstore: decode record %s: %w", w.ID, err)
+	}
+	c := w.Clone()
+	if c.Secret == "" {
+		c.Secret = webhook.Secret(old.secret)
+	}
+	c.CreatedAt = stored.CreatedAt
+	c.UpdatedAt = s.now().UTC()
+	c.Version = w.Version + 1
+	r, err := encodeRow(c)
 	if err != nil {
 		return err
 	}
-	res, err := s.db.ExecContext(ctx, s.d.rebind(`UPDATE outhook_webhook SET disabled = ?, data = ? WHERE id = ?`),
-		w.Disabled, data, w.ID.String())
+	res, err := s.db.ExecContext(ctx, s.d.rebind(`UPDATE outhook_webhook
+	SET disabled = ?, data = ?, version = ?, updated_at = ?, disabled_reason = ?, disabled_at = ?,
+		secret = ?, previous_secret = ?, headers = ?
+	WHERE id = ? AND version = ?`),
+		r.disabled, r.data, r.version, r.updatedAt, r.disabledReason, r.disabledAt,
+		r.secret, r.previousSecret, r.headers, r.id, w.Version)
 	if err != nil {
 		return fmt.Errorf("sqlstore: update %s: %w", w.ID, err)
 	}
-	if n, err := res.RowsAffected(); err == nil && n == 0 {
-		return fmt.Errorf("%w: %s", webhook.ErrNotFound, w.ID)
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlstore: update %s: %w", w.ID, err)
 	}
+	if n == 0 {
+		v, found, err := s.storedVersion(ctx, w.ID)
+		switch {
+		case err != nil:
+			return err
+		case !found:
+			return fmt.Errorf("%w: %s", webhook.ErrNotFound, w.ID)
+		default:
+			return conflict(w.ID, w.Version, v)
+		}
+	}
+	w.Secret, w.CreatedAt, w.UpdatedAt, w.Version = c.Secret, c.CreatedAt, c.UpdatedAt, c.Version
 	return nil
+}
+
+// Disable implements webhook.Store with one conditional write.
+func (s *Store) Disable(ctx context.Context, id uuid.UUID, reason string, at time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.d.rebind(`UPDATE outhook_webhook
+	SET disabled = ?, disabled_reason = ?, disabled_at = ?, updated_at = ?, version = version + 1
+	WHERE id = ? AND disabled = ?`),
+		true, reason, formatTime(at), formatTime(s.now()), id.String(), false)
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: disable %s: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: disable %s: %w", id, err)
+	}
+	if n > 0 {
+		return true, nil
+	}
+	if _, found, err := s.storedVersion(ctx, id); err != nil {
+		return false, err
+	} else if !found {
+		return false, fmt.Errorf("%w: %s", webhook.ErrNotFound, id)
+	}
+	return false, nil
 }
 
 // Delete implements webhook.Store.
@@ -178,13 +332,13 @@ func (s *Store) Delete(ctx context.Context, id uuid.UUID) error {
 
 // List implements webhook.Store.
 func (s *Store) List(ctx context.Context) ([]*webhook.Webhook, error) {
-	return s.list(ctx, `SELECT data FROM outhook_webhook ORDER BY created_us, id`, nil)
+	return s.list(ctx, `SELECT `+rowColumns+` FROM outhook_webhook ORDER BY created_us, id`, nil)
 }
 
 // ListActive implements webhook.Store. Subscriptions are matched in Go on the
 // enabled records, which is fast for the hundreds of records an app has.
 func (s *Store) ListActive(ctx context.Context, trigger string) ([]*webhook.Webhook, error) {
-	recs, err := s.list(ctx, `SELECT data FROM outhook_webhook WHERE disabled = ? ORDER BY created_us, id`, []any{false})
+	recs, err := s.list(ctx, `SELECT `+rowColumns+` FROM outhook_webhook WHERE disabled = ? ORDER BY created_us, id`, []any{false})
 	if err != nil {
 		return nil, err
 	}
@@ -205,11 +359,11 @@ func (s *Store) list(ctx context.Context, q string, args []any) ([]*webhook.Webh
 	defer rows.Close()
 	out := []*webhook.Webhook{}
 	for rows.Next() {
-		var data string
-		if err := rows.Scan(&data); err != nil {
+		var r row
+		if err := r.scan(rows); err != nil {
 			return nil, fmt.Errorf("sqlstore: list: %w", err)
 		}
-		w, err := decodeRecord(data)
+		w, err := decodeRow(&r)
 		if err != nil {
 			return nil, err
 		}
