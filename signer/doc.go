@@ -26,4 +26,9 @@
 //		Config:  signer.Config{Scheme: signer.SchemeHMAC, Header: "X-Hub-Signature-256", Prefix: "sha256="},
 //		Secrets: []string{secret}}})
 //	http.Handle("/hooks", rc.Middleware(app))
+//
+// The middleware reads the body under a deadline (WithBodyReadTimeout), and
+// with WithReplayGuard refuses a request whose ID it accepted before. A
+// handler of scheme none, which accepts everything, is refused beside signed
+// handlers unless WithAllowUnsigned says it is meant.
 package signer

@@ -161,3 +161,43 @@ func ExampleGenerateSecret() {
 	// true <nil>
 	// true signer: invalid secret: standard-webhooks secret is not base64 (with or without "whsec_")
 }
+
+// A ReplayGuard remembers the IDs of accepted requests: the same signed
+// request sent again is refused, here a Standard Webhooks request whose
+// webhook-id is signed.
+func ExampleWithReplayGuard() {
+	secret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	guard, err := signer.NewMemoryReplayGuard(100_000)
+	if err != nil {
+		panic(err)
+	}
+	rc, err := signer.NewReceiver([]signer.Handler{
+		{Config: signer.Config{Scheme: signer.SchemeStandardWebhooks}, Secrets: []string{secret}},
+	}, signer.WithReplayGuard(guard))
+	if err != nil {
+		panic(err)
+	}
+	srv := httptest.NewServer(rc.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "processed")
+	})))
+	defer srv.Close()
+
+	s, _ := signer.New(signer.Config{Scheme: signer.SchemeStandardWebhooks})
+	body := `{"ticketId":1}`
+	h := http.Header{}
+	_ = s.Sign(h, []string{secret}, signer.Input{MessageID: "msg_1", Timestamp: time.Now(), Body: []byte(body)})
+	for range 2 {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
+		req.Header = h.Clone()
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			panic(err)
+		}
+		text, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Println(resp.StatusCode, strings.TrimSpace(string(text)))
+	}
+	// Output:
+	// 200 processed
+	// 409 replayed request
+}

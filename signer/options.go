@@ -18,8 +18,8 @@ type VerifierOption interface {
 }
 
 // ReceiverOption configures NewReceiver. WithMaxBodyBytes,
-// WithBodyReadTimeout, WithOnReject, WithAllowUnsigned, WithTolerance and
-// WithClock return one.
+// WithBodyReadTimeout, WithOnReject, WithAllowUnsigned, WithReplayGuard,
+// WithTolerance and WithClock return one.
 type ReceiverOption interface {
 	applyReceiver(*receiverOptions) error
 }
@@ -76,6 +76,7 @@ type receiverOptions struct {
 	bodyTimeout   time.Duration
 	onReject      func(*http.Request, error)
 	allowUnsigned bool
+	replayGuard   ReplayGuard
 }
 
 // DefaultMaxBodyBytes is the body size limit of a Receiver without WithMaxBodyBytes.
@@ -175,9 +176,9 @@ func WithBodyReadTimeout(d time.Duration) ReceiverOption {
 
 // WithOnReject sets a function a Receiver's middleware calls for every
 // request it refuses, with the reason, to log or count it; nil, the
-// default, calls nothing. err matches ErrBodyTooLarge or ErrBodyTimeout, is
-// a read error, or joins the errors of the handlers that were tried. Only
-// NewReceiver accepts it.
+// default, calls nothing. err matches ErrBodyTooLarge, ErrBodyTimeout or
+// ErrReplayed, is a read error or a ReplayGuard's, or joins the errors of the
+// handlers that were tried. Only NewReceiver accepts it.
 func WithOnReject(fn func(r *http.Request, err error)) ReceiverOption {
 	return receiverOptionFunc(func(o *receiverOptions) error {
 		o.onReject = fn

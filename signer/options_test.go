@@ -28,6 +28,7 @@ func TestOptionTypes(t *testing.T) {
 		{"WithOnReject", WithOnReject(nil), false, true, false},
 		{"WithAllowUnsigned", WithAllowUnsigned(), false, true, false},
 		{"WithBodyReadTimeout", WithBodyReadTimeout(time.Second), false, true, false},
+		{"WithReplayGuard", WithReplayGuard(failingGuard{}), false, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -37,11 +37,14 @@ type Receiver struct {
 	maxBody     int64
 	bodyTimeout time.Duration
 	onReject    func(*http.Request, error)
+	guard       ReplayGuard
+	tolerance   time.Duration
+	now         func() time.Time
 }
 
 type namedVerifier struct {
 	name string
-	v    Verifier
+	v    *verifier
 }
 
 // NewReceiver returns a Receiver for handlers, tried in the order given. It
@@ -50,7 +53,8 @@ type namedVerifier struct {
 // with an error matching ErrUnsignedHandler (and ErrInvalidConfig) unless
 // WithAllowUnsigned is given, and even then it must come last. Options:
 // WithMaxBodyBytes, WithBodyReadTimeout, WithOnReject, WithAllowUnsigned,
-// and WithTolerance and WithClock for the handlers' timestamps.
+// WithReplayGuard, and WithTolerance and WithClock for the handlers'
+// timestamps.
 func NewReceiver(handlers []Handler, opts ...ReceiverOption) (*Receiver, error) {
 	o := receiverOptions{timestampOptions: defaultTimestampOptions(), maxBody: DefaultMaxBodyBytes, bodyTimeout: DefaultBodyReadTimeout}
 	if err := applyOptions(&o, opts, ReceiverOption.applyReceiver); err != nil {
@@ -59,7 +63,8 @@ func NewReceiver(handlers []Handler, opts ...ReceiverOption) (*Receiver, error) 
 	if len(handlers) == 0 {
 		return nil, fmt.Errorf("%w: a receiver needs at least one handler", ErrInvalidConfig)
 	}
-	rc := &Receiver{maxBody: o.maxBody, bodyTimeout: o.bodyTimeout, onReject: o.onReject}
+	rc := &Receiver{maxBody: o.maxBody, bodyTimeout: o.bodyTimeout, onReject: o.onReject,
+		guard: o.replayGuard, tolerance: o.tolerance, now: o.now}
 	seen := make(map[string]bool, len(handlers))
 	unsigned, unsignedAt := "", 0
 	for i, h := range handlers {
@@ -111,41 +116,78 @@ func checkUnsigned(handlers []Handler, unsigned string, at int, allowed bool) er
 // returns the name of the first handler that verifies and the body, or an
 // error: one matching ErrBodyTooLarge, a read error (ErrBodyTimeout when a
 // read deadline passed), or, when no handler verifies, the errors of all
-// handlers joined, each naming its handler. Verify consumes r.Body; unlike
-// Middleware, it sets no read deadline.
+// handlers joined, each naming its handler. Verify consumes r.Body. Unlike
+// Middleware, it sets no read deadline and consults no ReplayGuard.
 func (rc *Receiver) Verify(r *http.Request) (handler string, body []byte, err error) {
+	a, err := rc.verify(r)
+	return a.handler, a.body, err
+}
+
+// accepted is a request that one of a Receiver's handlers verified.
+type accepted struct {
+	handler  string
+	body     []byte
+	id       string    // for the ReplayGuard; "" if there is none
+	signedAt time.Time // when id is signed with a timestamp, or zero
+}
+
+func (rc *Receiver) verify(r *http.Request) (accepted, error) {
 	if r.ContentLength > rc.maxBody {
-		return "", nil, fmt.Errorf("%w: %d bytes, limit %d", ErrBodyTooLarge, r.ContentLength, rc.maxBody)
+		return accepted{}, fmt.Errorf("%w: %d bytes, limit %d", ErrBodyTooLarge, r.ContentLength, rc.maxBody)
 	}
+	var body []byte
 	if r.Body != nil {
+		var err error
 		body, err = io.ReadAll(io.LimitReader(r.Body, rc.maxBody+1))
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return "", nil, fmt.Errorf("%w: %w: %w", errReadBody, ErrBodyTimeout, err)
+			return accepted{}, fmt.Errorf("%w: %w: %w", errReadBody, ErrBodyTimeout, err)
 		}
 		if err != nil {
-			return "", nil, fmt.Errorf("%w: %w", errReadBody, err)
+			return accepted{}, fmt.Errorf("%w: %w", errReadBody, err)
 		}
 		if int64(len(body)) > rc.maxBody {
-			return "", nil, fmt.Errorf("%w: over %d bytes", ErrBodyTooLarge, rc.maxBody)
+			return accepted{}, fmt.Errorf("%w: over %d bytes", ErrBodyTooLarge, rc.maxBody)
 		}
 	}
 	errs := make([]error, 0, len(rc.handlers))
 	for _, h := range rc.handlers {
-		err := h.v.Verify(r.Header, body)
+		id, signedAt, err := h.v.verifyID(r.Header, body)
 		if err == nil {
-			return h.name, body, nil
+			return accepted{handler: h.name, body: body, id: id, signedAt: signedAt}, nil
 		}
 		errs = append(errs, fmt.Errorf("handler %q: %w", h.name, err))
 	}
-	return "", nil, errors.Join(errs...)
+	return accepted{}, errors.Join(errs...)
+}
+
+// remember records a's ID with the ReplayGuard, if there is one. It
+// returns the key to forget if next does not take the request, or "".
+func (rc *Receiver) remember(ctx context.Context, a accepted) (key string, err error) {
+	if rc.guard == nil || a.id == "" {
+		return "", nil
+	}
+	until := rc.now().Add(rc.tolerance)
+	if !a.signedAt.IsZero() {
+		until = a.signedAt.Add(rc.tolerance)
+	}
+	key = replayKey(a.handler, a.id)
+	seen, err := rc.guard.Seen(ctx, key, until)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%w: %w", errReplayGuard, err)
+	case seen:
+		return "", fmt.Errorf("%w: handler %q has accepted id %q before", ErrReplayed, a.handler, clip(a.id))
+	}
+	return key, nil
 }
 
 // Middleware returns an http.Handler that passes only verified requests to
 // next. A refused request gets 401 with a short reason, 413 if its body is
-// over the limit, 408 if the body did not arrive within the read timeout, or
-// 400 if it cannot be read, and next never sees it. A verified request
-// reaches next with the body restored as r.Body and available through
-// VerifiedBody, and the handler's name through MatchedHandler.
+// over the limit, 408 if the body did not arrive within the read timeout, 400
+// if it cannot be read, or, with WithReplayGuard, 409 for a replay and 503
+// when the guard fails; next never sees it. A verified request reaches next
+// with the body restored as r.Body and available through VerifiedBody, and
+// the handler's name through MatchedHandler.
 //
 // The body must arrive within the read timeout (WithBodyReadTimeout), so that
 // a client sending it a byte at a time cannot hold the handler. The deadline
@@ -156,19 +198,75 @@ func (rc *Receiver) Verify(r *http.Request) (handler string, body []byte, err er
 func (rc *Receiver) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		lift := setReadDeadline(w, rc.bodyTimeout)
-		name, body, err := rc.Verify(r)
+		a, err := rc.verify(r)
+		var key string
+		if err == nil {
+			key, err = rc.remember(r.Context(), a)
+		}
 		if err != nil {
 			rc.refuse(w, r, err)
 			return
 		}
 		lift()
-		ctx := context.WithValue(r.Context(), verifiedKey{}, verified{handler: name, body: body})
+		ctx := context.WithValue(r.Context(), verifiedKey{}, verified{handler: a.handler, body: a.body})
 		r = r.WithContext(ctx)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
-		next.ServeHTTP(w, r)
+		r.Body = io.NopCloser(bytes.NewReader(a.body))
+		r.ContentLength = int64(len(a.body))
+		if key == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rc.serveRemembered(next, w, r, key)
 	})
 }
+
+// serveRemembered runs next for a request whose ID the ReplayGuard has just
+// remembered under key, and forgets it again unless next answers 2xx, so
+// that the sender's retry is not refused as a replay. next gets a
+// ResponseWriter that http.ResponseController can unwrap.
+func (rc *Receiver) serveRemembered(next http.Handler, w http.ResponseWriter, r *http.Request, key string) {
+	sw := &statusWriter{ResponseWriter: w}
+	returned := false
+	defer func() {
+		if !returned || (sw.status != 0 && sw.status/100 != 2) {
+			// The request may be over, but the guard must still hear of it.
+			_ = rc.guard.Forget(context.WithoutCancel(r.Context()), key)
+		}
+	}()
+	next.ServeHTTP(sw, r)
+	returned = true
+}
+
+// statusWriter records the final status a handler writes.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 && code >= 200 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(p []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(p)
+}
+
+// Flush passes a flush on, for handlers that assert http.Flusher.
+func (s *statusWriter) Flush() {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	_ = http.NewResponseController(s.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the server's ResponseWriter.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // setReadDeadline sets a read deadline d from now on the connection or
 // stream behind w, and returns the function that lifts it. Where w cannot
@@ -203,6 +301,10 @@ func (rc *Receiver) refuse(w http.ResponseWriter, r *http.Request, err error) {
 // with a valid signature says so rather than "missing signature".
 func rejection(err error) (int, string) {
 	switch {
+	case errors.Is(err, ErrReplayed):
+		return http.StatusConflict, "replayed request"
+	case errors.Is(err, errReplayGuard):
+		return http.StatusServiceUnavailable, "replay guard unavailable"
 	case errors.Is(err, ErrBodyTimeout):
 		return http.StatusRequestTimeout, "request body not received in time"
 	case errors.Is(err, errReadBody):

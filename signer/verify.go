@@ -3,6 +3,7 @@ package signer
 import (
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Verifier checks the signature of one received request, with the secrets
@@ -28,7 +29,7 @@ func NewVerifier(cfg Config, secrets []string, opts ...VerifierOption) (Verifier
 	return newVerifier(cfg, secrets, o)
 }
 
-func newVerifier(cfg Config, secrets []string, o verifierOptions) (Verifier, error) {
+func newVerifier(cfg Config, secrets []string, o verifierOptions) (*verifier, error) {
 	c, err := cfg.canonical()
 	if err != nil {
 		return nil, err
@@ -80,4 +81,17 @@ type verifier struct {
 
 func (v *verifier) Verify(h http.Header, body []byte) error {
 	return v.scheme.Verify(h, v.secrets, Input{WebhookID: v.webhookID, Body: body})
+}
+
+// verifyID is Verify, also returning the request's ID for a ReplayGuard,
+// and when the scheme signs it, the time it was signed: the webhook-id of
+// Standard Webhooks, or else the unsigned Webhook-Delivery-Id header.
+func (v *verifier) verifyID(h http.Header, body []byte) (id string, signedAt time.Time, err error) {
+	if sw, ok := v.scheme.(*StandardWebhooks); ok {
+		return sw.verify(h, v.secrets, body)
+	}
+	if err := v.Verify(h, body); err != nil {
+		return "", time.Time{}, err
+	}
+	return h.Get(HeaderDeliveryID), time.Time{}, nil
 }
