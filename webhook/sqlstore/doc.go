@@ -9,6 +9,19 @@
 //	store := sqlstore.New(db, sqlstore.SQLite)
 //	d := webhook.NewDispatcher(store, reg)
 //
+// # Secrets at rest
+//
+// A record's signing secret, its previous secret and its custom headers
+// (which often carry tokens) have columns of their own: secret,
+// previous_secret and headers. Without WithEncryption they hold plaintext.
+// With it, each value is encrypted with AES-256-GCM under an application key
+// kept outside the database, and the key_id column names that key, so keys
+// can rotate: give New a Keyring with the new key first and the old ones
+// after it, run Store.Reencrypt, then drop the old keys. Rows written before
+// encryption was turned on stay readable until Reencrypt encrypts them. The
+// rest of a record (name, URL, triggers, signing config...) and the delivery
+// log (Log: response excerpts and errors) are not encrypted.
+//
 // The outbox (webhook/outbox) keeps its records here and writes the delivery
 // log through a Log; its Migrate calls this package's Migrate. The River
 // worker (transport/durable) takes a Log as its attempt recorder.

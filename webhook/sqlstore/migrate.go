@@ -18,6 +18,7 @@ var webhookColumns = []struct{ name, def string }{
 	{"updated_at", "TEXT NOT NULL DEFAULT ''"},
 	{"disabled_reason", "TEXT NOT NULL DEFAULT ''"},
 	{"disabled_at", "TEXT NOT NULL DEFAULT ''"},
+	{"key_id", "TEXT NOT NULL DEFAULT ''"},
 	{"secret", "TEXT NOT NULL DEFAULT ''"},
 	{"previous_secret", "TEXT NOT NULL DEFAULT ''"},
 	{"headers", "TEXT NOT NULL DEFAULT ''"},
@@ -30,7 +31,7 @@ var webhookColumns = []struct{ name, def string }{
 //
 // Records written before the version column existed get Version 1, and their
 // secrets and headers move out of the JSON document into their columns, in
-// plaintext as they were. Stop processes of
+// plaintext as they were (Store.Reencrypt encrypts them). Stop processes of
 // earlier versions before migrating: their writes would not be seen.
 func Migrate(ctx context.Context, db *sql.DB, d Dialect) error {
 	if err := migrate(ctx, db, d); err != nil {
@@ -188,7 +189,7 @@ func moveLegacyRows(ctx context.Context, q execQuerier, d Dialect) error {
 		if err := json.Unmarshal([]byte(l.data), &doc); err != nil {
 			return fmt.Errorf("record %s: decode: %w", l.id, err)
 		}
-		r, err := encodeRow((*webhook.Webhook)(&doc))
+		r, err := encodeRow((*webhook.Webhook)(&doc), nil)
 		if err != nil {
 			return err
 		}

@@ -119,16 +119,23 @@ func TestRoundTripEveryField(t *testing.T) {
 		w.Headers = map[string]string{"X-Tenant": "42"}
 		w.Signing = signer.Config{Algorithm: "sha512"} // the TYPO3 scheme takes no other parameter
 		require.NoError(t, w.Validate(), "make the filled record valid for the new field")
-		store := sqlstore.New(db, d)
-		want := w.Clone()
-		require.NoError(t, store.Create(ctx, &w))
-		want.CreatedAt, want.UpdatedAt, want.Version = w.CreatedAt, w.UpdatedAt, w.Version
-		got, err := store.Get(ctx, w.ID)
-		require.NoError(t, err)
-		assert.Equal(t, want, got)
-		for i := 0; i < reflect.TypeOf(*got).NumField(); i++ {
-			f := reflect.TypeOf(*got).Field(i)
-			assert.False(t, reflect.ValueOf(*got).Field(i).IsZero(), "field %s was not stored", f.Name)
+		for name, opts := range map[string][]sqlstore.StoreOption{
+			"plaintext": nil,
+			"encrypted": {sqlstore.WithEncryption(keyring(t, key("k1", 1)))},
+		} {
+			store := sqlstore.New(db, d, opts...)
+			w := *w.Clone()
+			w.ID = uuid.New()
+			want := w.Clone()
+			require.NoError(t, store.Create(ctx, &w))
+			want.CreatedAt, want.UpdatedAt, want.Version = w.CreatedAt, w.UpdatedAt, w.Version
+			got, err := store.Get(ctx, w.ID)
+			require.NoError(t, err)
+			assert.Equal(t, want, got, name)
+			for i := 0; i < reflect.TypeOf(*got).NumField(); i++ {
+				f := reflect.TypeOf(*got).Field(i)
+				assert.False(t, reflect.ValueOf(*got).Field(i).IsZero(), "%s: field %s was not stored", name, f.Name)
+			}
 		}
 	})
 }

@@ -16,15 +16,17 @@ import (
 // Store is a webhook.Store in the outhook_webhook table. A record is kept as
 // one JSON document beside columns for what queries filter on or write alone
 // (disabled, version, the disabling's reason and time, updated_at) and for
-// its secrets (secret, previous_secret and headers), so fields added to webhook.Webhook are
+// its secrets (secret, previous_secret and headers, in plaintext or
+// encrypted: see WithEncryption), so fields added to webhook.Webhook are
 // stored without a migration. It is safe for concurrent use, by many
 // processes on one database too: Update and Disable are single conditional
 // writes.
 type Store struct {
-	db  *sql.DB
-	rdb *sql.DB // reads; db unless WithReader
-	d   Dialect
-	now func() time.Time
+	db   *sql.DB
+	rdb  *sql.DB // reads; db unless WithReader
+	d    Dialect
+	now  func() time.Time
+	keys *Keyring // nil: secrets in plaintext
 }
 
 var _ webhook.Store = (*Store)(nil)
@@ -84,21 +86,22 @@ func WithClock(now func() time.Time) StoreOption {
 type record webhook.Webhook
 
 // rowColumns are the columns of outhook_webhook a row is read from.
-const rowColumns = `id, disabled, data, version, updated_at, disabled_reason, disabled_at, secret, previous_secret, headers`
+const rowColumns = `id, disabled, data, version, updated_at, disabled_reason, disabled_at, key_id, secret, previous_secret, headers`
 
-// row is a record as stored.
+// row is a record as stored. The secret columns hold plaintext when keyID
+// is empty, and what Keyring.seal returns under the key keyID otherwise.
 type row struct {
-	id                                    string
-	disabled                              bool
-	data                                  string
-	version                               int64
-	updatedAt, disabledReason, disabledAt string
-	secret, previousSecret, headers       string
+	id                                     string
+	disabled                               bool
+	data                                   string
+	version                                int64
+	updatedAt, disabledReason, disabledAt  string
+	keyID, secret, previousSecret, headers string
 }
 
 func (r *row) scan(sc interface{ Scan(...any) error }) error {
 	return sc.Scan(&r.id, &r.disabled, &r.data, &r.version, &r.updatedAt, &r.disabledReason, &r.disabledAt,
-		&r.secret, &r.previousSecret, &r.headers)
+		&r.keyID, &r.secret, &r.previousSecret, &r.headers)
 }
 
 // formatTime is how a time column holds t: RFC 3339 in UTC with the
@@ -118,8 +121,8 @@ func parseTime(s string) (time.Time, error) {
 }
 
 // encodeRow returns the row of w: the JSON document without the fields kept
-// in columns, and the secrets.
-func encodeRow(w *webhook.Webhook) (*row, error) {
+// in columns, and the secrets, sealed under kr's current key unless kr is nil.
+func encodeRow(w *webhook.Webhook, kr *Keyring) (*row, error) {
 	doc := *w
 	doc.Secret, doc.PreviousSecret, doc.Headers = "", "", nil
 	doc.Disabled, doc.DisabledReason, doc.DisabledAt = false, "", time.Time{}
@@ -139,11 +142,17 @@ func encodeRow(w *webhook.Webhook) (*row, error) {
 	r := &row{id: w.ID.String(), disabled: w.Disabled, data: string(data), version: w.Version,
 		updatedAt: formatTime(w.UpdatedAt), disabledReason: w.DisabledReason, disabledAt: formatTime(w.DisabledAt),
 		secret: w.Secret.Reveal(), previousSecret: w.PreviousSecret.Reveal(), headers: headers}
+	if kr != nil {
+		r.keyID = kr.current
+		r.secret = kr.seal(r.id, colSecret, r.secret)
+		r.previousSecret = kr.seal(r.id, colPreviousSecret, r.previousSecret)
+		r.headers = kr.seal(r.id, colHeaders, r.headers)
+	}
 	return r, nil
 }
 
-// decodeRow returns the record of r.
-func decodeRow(r *row) (*webhook.Webhook, error) {
+// decodeRow returns the record of r, decrypting its secrets with kr.
+func decodeRow(r *row, kr *Keyring) (*webhook.Webhook, error) {
 	var doc record
 	if err := json.Unmarshal([]byte(r.data), &doc); err != nil {
 		return nil, fmt.Errorf("sqlstore: decode record %s: %w", r.id, err)
@@ -157,9 +166,21 @@ func decodeRow(r *row) (*webhook.Webhook, error) {
 	if w.DisabledAt, err = parseTime(r.disabledAt); err != nil {
 		return nil, fmt.Errorf("sqlstore: decode record %s: disabled_at: %w", r.id, err)
 	}
-	w.Secret, w.PreviousSecret, w.Headers = webhook.Secret(r.secret), webhook.Secret(r.previousSecret), nil
-	if r.headers != "" {
-		if err := json.Unmarshal([]byte(r.headers), &w.Headers); err != nil {
+	secret, previous, headers := r.secret, r.previousSecret, r.headers
+	if r.keyID != "" {
+		if secret, err = kr.open(r.id, r.keyID, colSecret, secret); err != nil {
+			return nil, err
+		}
+		if previous, err = kr.open(r.id, r.keyID, colPreviousSecret, previous); err != nil {
+			return nil, err
+		}
+		if headers, err = kr.open(r.id, r.keyID, colHeaders, headers); err != nil {
+			return nil, err
+		}
+	}
+	w.Secret, w.PreviousSecret, w.Headers = webhook.Secret(secret), webhook.Secret(previous), nil
+	if headers != "" {
+		if err := json.Unmarshal([]byte(headers), &w.Headers); err != nil {
 			return nil, fmt.Errorf("sqlstore: decode record %s: headers: %w", r.id, err)
 		}
 	}
@@ -199,7 +220,7 @@ func (s *Store) Create(ctx context.Context, w *webhook.Webhook) error {
 	if err := webhook.PrepareCreate(w, s.now()); err != nil {
 		return err
 	}
-	r, err := encodeRow(w)
+	r, err := encodeRow(w, s.keys)
 	if err != nil {
 		return err
 	}
@@ -209,10 +230,10 @@ func (s *Store) Create(ctx context.Context, w *webhook.Webhook) error {
 		return fmt.Errorf("%w: %s", webhook.ErrExists, w.ID)
 	}
 	_, err = s.db.ExecContext(ctx, s.d.rebind(`INSERT INTO outhook_webhook
-	(id, disabled, created_us, data, version, updated_at, disabled_reason, disabled_at, secret, previous_secret, headers)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	(id, disabled, created_us, data, version, updated_at, disabled_reason, disabled_at, key_id, secret, previous_secret, headers)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		r.id, r.disabled, w.CreatedAt.UnixMicro(), r.data, r.version, r.updatedAt, r.disabledReason, r.disabledAt,
-		r.secret, r.previousSecret, r.headers)
+		r.keyID, r.secret, r.previousSecret, r.headers)
 	if err != nil {
 		// A concurrent Create of the same ID loses on the primary key.
 		if _, found, _ := s.storedVersion(ctx, w.ID); found {
@@ -223,13 +244,14 @@ func (s *Store) Create(ctx context.Context, w *webhook.Webhook) error {
 	return nil
 }
 
-// Get implements webhook.Store.
+// Get implements webhook.Store. A record whose secrets cannot be decrypted
+// gives a *DecryptError.
 func (s *Store) Get(ctx context.Context, id uuid.UUID) (*webhook.Webhook, error) {
 	r, err := s.readRow(ctx, s.rdb, id.String())
 	if err != nil {
 		return nil, err
 	}
-	return decodeRow(r)
+	return decodeRow(r, s.keys)
 }
 
 // conflict is the error of an Update at version have of a record stored at want.
@@ -257,21 +279,27 @@ func (s *Store) Update(ctx context.Context, w *webhook.Webhook) error {
 	}
 	c := w.Clone()
 	if c.Secret == "" {
-		c.Secret = webhook.Secret(old.secret)
+		// Only this case needs the stored secrets decrypted: a record with
+		// a new secret replaces a row whose key is lost.
+		o, err := decodeRow(old, s.keys)
+		if err != nil {
+			return err
+		}
+		c.Secret = o.Secret
 	}
 	c.CreatedAt = stored.CreatedAt
 	c.UpdatedAt = s.now().UTC()
 	c.Version = w.Version + 1
-	r, err := encodeRow(c)
+	r, err := encodeRow(c, s.keys)
 	if err != nil {
 		return err
 	}
 	res, err := s.db.ExecContext(ctx, s.d.rebind(`UPDATE outhook_webhook
 	SET disabled = ?, data = ?, version = ?, updated_at = ?, disabled_reason = ?, disabled_at = ?,
-		secret = ?, previous_secret = ?, headers = ?
+		key_id = ?, secret = ?, previous_secret = ?, headers = ?
 	WHERE id = ? AND version = ?`),
 		r.disabled, r.data, r.version, r.updatedAt, r.disabledReason, r.disabledAt,
-		r.secret, r.previousSecret, r.headers, r.id, w.Version)
+		r.keyID, r.secret, r.previousSecret, r.headers, r.id, w.Version)
 	if err != nil {
 		return fmt.Errorf("sqlstore: update %s: %w", w.ID, err)
 	}
@@ -363,7 +391,7 @@ func (s *Store) list(ctx context.Context, q string, args []any) ([]*webhook.Webh
 		if err := r.scan(rows); err != nil {
 			return nil, fmt.Errorf("sqlstore: list: %w", err)
 		}
-		w, err := decodeRow(&r)
+		w, err := decodeRow(&r, s.keys)
 		if err != nil {
 			return nil, err
 		}
