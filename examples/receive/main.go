@@ -4,12 +4,16 @@
 //
 //	go run ./examples/receive -scheme typo3 -id UUID -secret S
 //	go run ./examples/receive -handlers handlers.json
+//	go run ./examples/receive -scheme standard-webhooks -generate-secret
 //
 // One handler comes from the flags (-scheme, -secret, -id, -header, -algo,
 // -encoding, -prefix); -handlers reads a JSON list of signer.Handler instead,
-// tried in order, the first that verifies winning. Without -secret a new one
-// is generated and printed. It listens on 127.0.0.1:8080 unless -addr says
-// otherwise.
+// tried in order, the first that verifies winning (-allow-unsigned lets a
+// "none" handler stand last among signed ones). Without -secret a new one is
+// generated and printed; -generate-secret prints one for -scheme and exits.
+// -replay-guard refuses a request whose delivery ID was accepted before.
+// It listens on 127.0.0.1:8080 unless -addr says otherwise, with timeouts on
+// every phase of a request (-body-timeout for the body).
 package main
 
 import (
@@ -63,6 +67,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		prefix    = fs.String("prefix", "", "text before the signature (hmac) or the token (token)")
 		tolerance = fs.Duration("tolerance", signer.DefaultTolerance, "how far a standard-webhooks timestamp may be from now")
 		maxBody   = fs.Int64("max-body", signer.DefaultMaxBodyBytes, "largest body accepted, in bytes")
+		bodyTime  = fs.Duration("body-timeout", signer.DefaultBodyReadTimeout, "time allowed for a request body to arrive")
+		unsigned  = fs.Bool("allow-unsigned", false, `let a "none" handler stand last beside signed handlers (-handlers)`)
+		replay    = fs.Bool("replay-guard", false, "refuse a request whose delivery ID was accepted within -tolerance")
+		genSecret = fs.Bool("generate-secret", false, "print a new secret in the format of -scheme and exit")
 		secrets   listFlag
 	)
 	fs.Var(&secrets, "secret", "shared secret; repeat it to accept a previous secret too")
@@ -72,6 +80,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if fs.NArg() > 0 {
 		fs.Usage()
 		return errors.New("no arguments are taken")
+	}
+	if *genSecret {
+		secret, err := signer.GenerateSecret(*scheme)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, secret)
+		return nil
 	}
 
 	var hs []signer.Handler
@@ -98,13 +114,26 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 
 	out := &lockedWriter{w: stdout}
-	rc, err := signer.NewReceiver(hs,
+	opts := []signer.ReceiverOption{
 		signer.WithTolerance(*tolerance),
 		signer.WithMaxBodyBytes(*maxBody),
+		signer.WithBodyReadTimeout(*bodyTime),
 		signer.WithOnReject(func(r *http.Request, err error) {
 			out.printf("%s refused %s %s from %s: %s\n", stamp(), r.Method, r.URL.RequestURI(), r.RemoteAddr,
 				strings.ReplaceAll(err.Error(), "\n", "; "))
-		}))
+		}),
+	}
+	if *unsigned {
+		opts = append(opts, signer.WithAllowUnsigned())
+	}
+	if *replay {
+		guard, err := signer.NewMemoryReplayGuard(100_000)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, signer.WithReplayGuard(guard))
+	}
+	rc, err := signer.NewReceiver(hs, opts...)
 	if err != nil {
 		return err
 	}
@@ -113,7 +142,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: rc.Middleware(printDelivery(out)), ReadHeaderTimeout: 10 * time.Second}
+	srv := newServer(rc.Middleware(printDelivery(out)), *bodyTime)
 	out.printf("listening on http://%s/\n", ln.Addr())
 
 	errc := make(chan error, 1)
@@ -125,6 +154,21 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		return srv.Shutdown(shutdown)
+	}
+}
+
+// newServer returns the server for h, with a bound on every phase of a
+// request, so that a slow or idle client cannot hold a connection. The
+// middleware bounds the body by itself (bodyTimeout); ReadTimeout leaves it
+// that time after the headers.
+func newServer(h http.Handler, bodyTimeout time.Duration) *http.Server {
+	const headers = 10 * time.Second
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: headers,
+		ReadTimeout:       headers + bodyTimeout,
+		WriteTimeout:      headers + bodyTimeout + 30*time.Second,
+		IdleTimeout:       2 * time.Minute,
 	}
 }
 

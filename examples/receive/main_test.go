@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -125,6 +127,88 @@ func TestRunGeneratesSecret(t *testing.T) {
 	cancel()
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
 	assert.NoError(t, <-done)
+}
+
+func TestNewServerTimeouts(t *testing.T) {
+	srv := newServer(http.NotFoundHandler(), signer.DefaultBodyReadTimeout)
+	assert.Positive(t, srv.ReadHeaderTimeout)
+	assert.Greater(t, srv.ReadTimeout, signer.DefaultBodyReadTimeout, "the body has its time after the headers")
+	assert.Greater(t, srv.WriteTimeout, srv.ReadTimeout, "the handler has time to answer")
+	assert.Positive(t, srv.IdleTimeout)
+}
+
+// TestRunSlowBody sends a body a byte at a time: the receiver answers 408
+// after -body-timeout instead of waiting for it.
+func TestRunSlowBody(t *testing.T) {
+	url, lines := start(t, "-scheme", "hmac", "-secret", secret, "-body-timeout", "200ms")
+	conn, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/"))
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = fmt.Fprint(conn, "POST /hooks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\nX-Webhook-Signature: 00\r\n\r\n")
+	require.NoError(t, err)
+	stop := make(chan struct{})
+	trickled := make(chan struct{})
+	defer func() { close(stop); <-trickled }()
+	go func() {
+		defer close(trickled)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := conn.Write([]byte("x")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	// A bound on a hang, not a measure of speed: 1000 bytes take 20s.
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err, "the receiver answers instead of waiting for the body")
+	resp.Body.Close()
+	assert.Equal(t, http.StatusRequestTimeout, resp.StatusCode)
+	l := next(t, lines)
+	assert.Contains(t, l, "refused POST /hooks")
+	assert.Contains(t, l, "body read timed out")
+}
+
+func TestRunReplayGuard(t *testing.T) {
+	whsec, err := signer.GenerateSecret(signer.SchemeStandardWebhooks)
+	require.NoError(t, err)
+	url, lines := start(t, "-scheme", "standard-webhooks", "-secret", whsec, "-replay-guard")
+	sw := signer.Config{Scheme: signer.SchemeStandardWebhooks}
+	assert.Equal(t, http.StatusOK, post(t, url, sw, []string{whsec}, `{}`))
+	assert.Contains(t, next(t, lines), "verified by")
+	for next(t, lines) != "  {}" { // the headers, then the body
+	}
+	assert.Equal(t, http.StatusConflict, post(t, url, sw, []string{whsec}, `{}`), "the same webhook-id again")
+	assert.Contains(t, next(t, lines), "replayed request")
+}
+
+func TestRunAllowUnsigned(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "handlers.json")
+	require.NoError(t, os.WriteFile(file, []byte(`[
+		{"name": "github", "config": {"scheme": "hmac", "header": "X-Hub-Signature-256", "prefix": "sha256="}, "secrets": ["`+secret+`"]},
+		{"name": "open", "config": {"scheme": "none"}}
+	]`), 0o600))
+	err := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-handlers", file}, io.Discard)
+	require.ErrorIs(t, err, signer.ErrUnsignedHandler)
+
+	url, lines := start(t, "-handlers", file, "-allow-unsigned")
+	assert.Equal(t, http.StatusOK, post(t, url, signer.Config{Scheme: signer.SchemeNone}, nil, `{}`))
+	assert.Contains(t, next(t, lines), `verified by "open"`)
+}
+
+func TestRunGenerateSecretFlag(t *testing.T) {
+	var out strings.Builder
+	require.NoError(t, run(context.Background(), []string{"-scheme", "standard-webhooks", "-generate-secret"}, &out))
+	secret := strings.TrimSuffix(out.String(), "\n")
+	assert.NotContains(t, secret, "\n", "only the secret, for scripts")
+	assert.NoError(t, signer.ValidateSecret(signer.Config{Scheme: signer.SchemeStandardWebhooks}, secret))
+	assert.True(t, strings.HasPrefix(secret, "whsec_"))
 }
 
 func TestRunErrors(t *testing.T) {
