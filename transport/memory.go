@@ -1,11 +1,13 @@
 package transport
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -13,8 +15,17 @@ import (
 	"github.com/google/uuid"
 )
 
-// ErrClosed is returned by Memory.Send after Close.
+// ErrClosed is returned by Memory.Send after Close. The Result that Close
+// reports for a delivery it did not finish carries an error matching it too.
 var ErrClosed = errors.New("transport: closed")
+
+// Defaults of NewMemory and of the zero Memory.
+const (
+	// DefaultWorkers is how many attempts a Memory runs at once.
+	DefaultWorkers = 8
+	// DefaultQueueSize bounds the deliveries a Memory holds.
+	DefaultQueueSize = 10_000
+)
 
 // Memory is an in-process worker pool with a bounded queue. Send returns at
 // once with StatusQueued results; workers make the attempts. A retry is
@@ -22,28 +33,56 @@ var ErrClosed = errors.New("transport: closed")
 // endpoint cannot occupy the pool. Deliveries are lost if the process dies:
 // use a durable transport when that matters.
 //
-// Final results go to the WithOnDone function (failures are logged when there
-// is none). Create it with NewMemory and stop it with Close.
+// No webhook record holds more than its share of the workers: by default a
+// quarter of them, at least one (WithPerEndpoint changes or lifts the
+// share). Its further deliveries wait in its own queue, in the order they
+// were sent, without taking a worker, so one hung endpoint delays the others
+// by at most the attempts already running. Workers take the endpoints with
+// waiting work in turn.
+//
+// Every accepted delivery ends in exactly one call of the WithOnDone
+// function: delivered, failed, or, for what Close gives up on, failed with
+// an error matching ErrClosed. Without WithOnDone, each failure is one
+// error-level log line instead.
+//
+// Create it with NewMemory and stop it with Close. The zero value is ready to
+// use, with the defaults of NewMemory() (DefaultWorkers, DefaultQueueSize,
+// slog.Default() for failures); its workers start with the first call. A
+// Memory must not be copied after first use.
 type Memory struct {
 	workers     int
 	capacity    int
 	perEndpoint int
+	perSet      bool // WithPerEndpoint was given
 	block       bool
 	onDone      func(Envelope, Result)
 	log         *slog.Logger
 	clock       Clock // due times and the scheduler's timer
 
-	mu       sync.Mutex
-	ready    []*job // FIFO of due jobs
-	delayed  delayHeap
-	inflight int
-	active   map[uuid.UUID]int // in-flight attempts per webhook
-	closed   bool
-	changed  chan struct{} // closed and replaced whenever state changes
+	start sync.Once
+	limit int // attempts in flight per webhook record; 0: no limit
+
+	mu        sync.Mutex
+	endpoints map[uuid.UUID]*endpoint // records with due jobs or attempts in flight
+	turns     []*endpoint             // FIFO of endpoints with a due job and room for an attempt
+	due       int                     // due jobs waiting in endpoints' queues
+	delayed   delayHeap
+	inflight  int
+	accepted  uint64 // deliveries accepted so far
+	closed    bool
+	changed   chan struct{} // closed and replaced whenever state changes
 
 	ctx    context.Context // attempts run under it; Close cancels it at its deadline
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+}
+
+// endpoint is one webhook record's queue of due jobs.
+type endpoint struct {
+	id     uuid.UUID
+	jobs   []*job // FIFO
+	active int    // attempts in flight
+	inTurn bool   // in Memory.turns
 }
 
 type job struct {
@@ -53,6 +92,7 @@ type job struct {
 	n    int // attempts made
 	last Attempt
 	due  time.Time
+	seq  uint64 // acceptance order
 }
 
 // MemoryOption configures NewMemory. WithClock is one too.
@@ -62,24 +102,31 @@ type memoryOption func(*Memory)
 
 func (o memoryOption) applyMemory(m *Memory) { o(m) }
 
-// WithWorkers sets how many attempts run at once (default 8).
+// WithWorkers sets how many attempts run at once (default DefaultWorkers;
+// less than 1 means 1).
 func WithWorkers(n int) MemoryOption { return memoryOption(func(m *Memory) { m.workers = n }) }
 
 // WithQueueSize bounds the deliveries held at once, waiting, scheduled for a
-// retry or in flight (default 10,000). Beyond it Send fails with ErrQueueFull,
-// or waits with WithBlockWhenFull.
+// retry or in flight (default DefaultQueueSize; less than 1 means 1). Beyond
+// it Send fails with ErrQueueFull, or waits with WithBlockWhenFull.
 func WithQueueSize(n int) MemoryOption { return memoryOption(func(m *Memory) { m.capacity = n }) }
 
-// WithPerEndpoint limits the attempts in flight to one webhook record
-// (default: no limit beyond WithWorkers).
-func WithPerEndpoint(n int) MemoryOption { return memoryOption(func(m *Memory) { m.perEndpoint = n }) }
+// WithPerEndpoint limits the attempts in flight to one webhook record to n;
+// its other due deliveries wait, in order, without taking a worker. n <= 0
+// lifts the limit: one record may then take every worker. Without this
+// option the limit is the fair share, max(1, workers/4).
+func WithPerEndpoint(n int) MemoryOption {
+	return memoryOption(func(m *Memory) { m.perEndpoint, m.perSet = n, true })
+}
 
 // WithBlockWhenFull makes Send wait for room until its context ends instead
 // of failing at once with ErrQueueFull. Give the context a deadline.
 func WithBlockWhenFull() MemoryOption { return memoryOption(func(m *Memory) { m.block = true }) }
 
-// WithOnDone sets the function called, from a worker, with the final Result
-// of each delivery: StatusDelivered or StatusFailed.
+// WithOnDone sets the function called with the final Result of each
+// delivery, exactly once per accepted delivery: StatusDelivered or
+// StatusFailed. It is called from a worker, or from Close for the deliveries
+// Close did not finish (their Err matches ErrClosed).
 func WithOnDone(fn func(Envelope, Result)) MemoryOption {
 	return memoryOption(func(m *Memory) { m.onDone = fn })
 }
@@ -90,33 +137,52 @@ func WithLogger(l *slog.Logger) MemoryOption { return memoryOption(func(m *Memor
 
 // NewMemory starts a worker pool.
 func NewMemory(opts ...MemoryOption) *Memory {
-	m := &Memory{workers: 8, capacity: 10_000, active: map[uuid.UUID]int{}, changed: make(chan struct{})}
+	m := &Memory{workers: DefaultWorkers, capacity: DefaultQueueSize}
 	for _, o := range opts {
 		o.applyMemory(m)
 	}
-	m.clock = clockOr(m.clock)
-	if m.workers < 1 {
-		m.workers = 1
-	}
-	if m.capacity < 1 {
-		m.capacity = 1
-	}
-	if m.log == nil {
-		m.log = slog.Default()
-	}
-	m.ctx, m.cancel = context.WithCancel(context.Background())
-	m.wg.Add(m.workers + 1)
-	for i := 0; i < m.workers; i++ {
-		go m.work()
-	}
-	go m.schedule()
+	m.workers = max(m.workers, 1)
+	m.capacity = max(m.capacity, 1)
+	m.init()
 	return m
+}
+
+// init starts the workers once, with the defaults for what is unset (the zero
+// Memory's fields).
+func (m *Memory) init() {
+	m.start.Do(func() {
+		if m.workers < 1 {
+			m.workers = DefaultWorkers
+		}
+		if m.capacity < 1 {
+			m.capacity = DefaultQueueSize
+		}
+		switch {
+		case !m.perSet:
+			m.limit = max(1, m.workers/4)
+		case m.perEndpoint > 0:
+			m.limit = m.perEndpoint
+		}
+		m.clock = clockOr(m.clock)
+		if m.log == nil {
+			m.log = slog.Default()
+		}
+		m.endpoints = map[uuid.UUID]*endpoint{}
+		m.changed = make(chan struct{})
+		m.ctx, m.cancel = context.WithCancel(context.Background())
+		m.wg.Add(m.workers + 1)
+		for i := 0; i < m.workers; i++ {
+			go m.work()
+		}
+		go m.schedule()
+	})
 }
 
 // Send implements Transport. It accepts all of envs or none: when they do
 // not fit it returns an error matching ErrQueueFull (or waits, with
 // WithBlockWhenFull), and after Close one matching ErrClosed.
 func (m *Memory) Send(ctx context.Context, a Attempter, envs []Envelope) ([]Result, error) {
+	m.init()
 	if len(envs) > m.capacity {
 		return nil, fmt.Errorf("%w: %d deliveries exceed the queue size %d", ErrQueueFull, len(envs), m.capacity)
 	}
@@ -144,7 +210,8 @@ func (m *Memory) Send(ctx context.Context, a Attempter, envs []Envelope) ([]Resu
 	for i, env := range envs {
 		b := a.NewBackOff()
 		b.Reset()
-		m.ready = append(m.ready, &job{env: env, a: a, bo: b})
+		m.accepted++
+		m.enqueue(&job{env: env, a: a, bo: b, seq: m.accepted})
 		results[i] = Result{DeliveryID: env.DeliveryID, Status: StatusQueued}
 	}
 	m.signal()
@@ -164,9 +231,17 @@ type Pending struct {
 // Close stops accepting deliveries, lets the workers finish what is in
 // flight and what is due, and returns once that is done or ctx ends,
 // whichever is first; at ctx's end in-flight attempts are cancelled. It
-// returns every delivery left undelivered (retries not yet due included), so
-// the application can keep them, and ctx's error if it ended first.
+// returns every delivery left undelivered (retries not yet due included), in
+// the order Send accepted them, so the application can keep them, and ctx's
+// error if it ended first.
+//
+// Each delivery returned is also reported, before Close returns, to the
+// WithOnDone function (or logged at error level without one) as
+// StatusFailed, with a retryable *DeliveryError matching ErrClosed, so that
+// every accepted delivery ends in exactly one report. Calling Close again
+// returns nothing.
 func (m *Memory) Close(ctx context.Context) ([]Pending, error) {
+	m.init()
 	m.mu.Lock()
 	m.closed = true
 	m.signal()
@@ -175,7 +250,7 @@ func (m *Memory) Close(ctx context.Context) ([]Pending, error) {
 	var err error
 	for {
 		m.mu.Lock()
-		idle := len(m.ready) == 0 && m.inflight == 0
+		idle := m.due == 0 && m.inflight == 0
 		changed := m.changed
 		m.mu.Unlock()
 		if idle {
@@ -193,23 +268,39 @@ func (m *Memory) Close(ctx context.Context) ([]Pending, error) {
 	m.wg.Wait()
 
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	var left []Pending
-	for _, j := range append(m.ready, m.delayed...) {
-		left = append(left, Pending{Envelope: j.env, Attempts: j.n, Last: j.last})
+	var jobs []*job
+	for _, ep := range m.endpoints {
+		jobs = append(jobs, ep.jobs...)
 	}
-	m.ready, m.delayed = nil, nil
+	jobs = append(jobs, m.delayed...)
+	m.endpoints, m.turns, m.delayed, m.due = map[uuid.UUID]*endpoint{}, nil, nil, 0
+	m.signal()
+	m.mu.Unlock()
+	slices.SortFunc(jobs, func(a, b *job) int { return cmp.Compare(a.seq, b.seq) })
+
+	var left []Pending
+	for _, j := range jobs {
+		left = append(left, Pending{Envelope: j.env, Attempts: j.n, Last: j.last})
+		cause := ErrClosed
+		if j.last.Err != nil {
+			cause = fmt.Errorf("%w (last attempt: %w)", ErrClosed, j.last.Err)
+		}
+		last := j.last
+		last.Number = j.n
+		m.done(j.env, failed(j.env, last, true, cause))
+	}
 	return left, err
 }
 
 // Len returns how many deliveries are held: waiting, scheduled or in flight.
 func (m *Memory) Len() int {
+	m.init()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.outstanding()
 }
 
-func (m *Memory) outstanding() int { return len(m.ready) + len(m.delayed) + m.inflight }
+func (m *Memory) outstanding() int { return m.due + len(m.delayed) + m.inflight }
 
 // signal wakes everyone waiting for a change; m.mu must be held.
 func (m *Memory) signal() {
@@ -217,16 +308,46 @@ func (m *Memory) signal() {
 	m.changed = make(chan struct{})
 }
 
-// next takes the first ready job whose endpoint has room; m.mu must be held.
-func (m *Memory) next() *job {
-	for i, j := range m.ready {
-		if m.perEndpoint > 0 && m.active[j.env.WebhookID] >= m.perEndpoint {
-			continue
-		}
-		m.ready = append(m.ready[:i], m.ready[i+1:]...)
-		return j
+// enqueue adds a due job at the end of its endpoint's queue; m.mu must be held.
+func (m *Memory) enqueue(j *job) {
+	ep := m.endpoints[j.env.WebhookID]
+	if ep == nil {
+		ep = &endpoint{id: j.env.WebhookID}
+		m.endpoints[ep.id] = ep
 	}
-	return nil
+	ep.jobs = append(ep.jobs, j)
+	m.due++
+	m.offerTurn(ep)
+}
+
+// offerTurn queues ep for a worker if it has a due job and room for another
+// attempt; m.mu must be held.
+func (m *Memory) offerTurn(ep *endpoint) {
+	if ep.inTurn || len(ep.jobs) == 0 || (m.limit > 0 && ep.active >= m.limit) {
+		return
+	}
+	ep.inTurn = true
+	m.turns = append(m.turns, ep)
+}
+
+// next takes the first job of the endpoint whose turn it is, and counts its
+// attempt as in flight; m.mu must be held.
+func (m *Memory) next() (*job, *endpoint) {
+	if len(m.turns) == 0 {
+		return nil, nil
+	}
+	ep := m.turns[0]
+	m.turns[0] = nil
+	m.turns = m.turns[1:]
+	ep.inTurn = false
+	j := ep.jobs[0]
+	ep.jobs[0] = nil
+	ep.jobs = ep.jobs[1:]
+	m.due--
+	ep.active++
+	m.inflight++
+	m.offerTurn(ep) // behind the endpoints already waiting
+	return j, ep
 }
 
 func (m *Memory) work() {
@@ -237,9 +358,9 @@ func (m *Memory) work() {
 			m.mu.Unlock()
 			return
 		}
-		j := m.next()
+		j, ep := m.next()
 		for j == nil {
-			if m.closed && len(m.ready) == 0 || m.ctx.Err() != nil {
+			if m.closed && m.due == 0 || m.ctx.Err() != nil {
 				m.mu.Unlock()
 				return
 			}
@@ -250,18 +371,16 @@ func (m *Memory) work() {
 			case <-m.ctx.Done():
 			}
 			m.mu.Lock()
-			j = m.next()
+			j, ep = m.next()
 		}
-		m.inflight++
-		m.active[j.env.WebhookID]++
 		m.mu.Unlock()
 
-		m.attempt(j)
+		m.attempt(j, ep)
 	}
 }
 
 // attempt makes j's next attempt and files j as done or scheduled.
-func (m *Memory) attempt(j *job) {
+func (m *Memory) attempt(j *job, ep *endpoint) {
 	j.due = time.Time{}
 	j.n++
 	j.last = j.a.Attempt(m.ctx, j.env, j.n)
@@ -293,13 +412,17 @@ func (m *Memory) attempt(j *job) {
 
 	m.mu.Lock()
 	m.inflight--
-	if m.active[j.env.WebhookID]--; m.active[j.env.WebhookID] == 0 {
-		delete(m.active, j.env.WebhookID)
-	}
-	if res == nil && j.due.IsZero() {
-		m.ready = append(m.ready, j)
-	} else if res == nil {
+	ep.active--
+	switch {
+	case res != nil:
+	case j.due.IsZero():
+		m.enqueue(j)
+	default:
 		heap.Push(&m.delayed, j)
+	}
+	m.offerTurn(ep)
+	if ep.active == 0 && len(ep.jobs) == 0 {
+		delete(m.endpoints, ep.id)
 	}
 	m.signal()
 	m.mu.Unlock()
@@ -320,8 +443,9 @@ func (m *Memory) done(env Envelope, r Result) {
 	}
 }
 
-// schedule moves delayed jobs to the ready queue when they fall due. It keeps
-// one timer, for the earliest due time, and replaces it only when that changes.
+// schedule moves delayed jobs to their endpoints' queues when they fall due.
+// It keeps one timer, for the earliest due time, and replaces it only when
+// that changes.
 func (m *Memory) schedule() {
 	defer m.wg.Done()
 	var timer Timer
@@ -356,16 +480,16 @@ func (m *Memory) schedule() {
 	}
 }
 
-// promote moves the delayed jobs that are due to the ready queue. It returns
-// the earliest due time left (zero if none, or once closed) and the channel
-// that the next change of state closes.
+// promote moves the delayed jobs that are due to their endpoints' queues. It
+// returns the earliest due time left (zero if none, or once closed) and the
+// channel that the next change of state closes.
 func (m *Memory) promote() (next time.Time, changed <-chan struct{}) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.clock.Now()
 	moved := false
 	for len(m.delayed) > 0 && !m.delayed[0].due.After(now) && !m.closed {
-		m.ready = append(m.ready, heap.Pop(&m.delayed).(*job))
+		m.enqueue(heap.Pop(&m.delayed).(*job))
 		moved = true
 	}
 	if len(m.delayed) > 0 && !m.closed {
