@@ -13,6 +13,12 @@ import (
 // given up, so its Results are final. Envelopes are delivered concurrently, so
 // one slow receiver does not delay the others. The zero value is ready to use
 // and equals NewSync().
+//
+// Sync has no workers to share: each Send (each Dispatch) makes its attempts
+// in its caller's goroutine, and in one goroutine per further envelope. A hung
+// endpoint holds only the Dispatch calls that address it, so Memory's
+// per-endpoint share (WithPerEndpoint) has no counterpart here; bound the
+// caller's wait with its context.
 type Sync struct {
 	clock    Clock         // nil: SystemClock
 	maxDefer time.Duration // <= 0: DefaultMaxDefer
