@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -80,8 +81,10 @@ func (s Sync) deliver(ctx context.Context, a Attempter, env Envelope) Result {
 	var deferred time.Duration
 	b := a.NewBackOff()
 	b.Reset()
+	budget := maxElapsed(b)
+	deadline := clock.Now().Add(budget)
 	for n := 1; ; n++ {
-		at := a.Attempt(ctx, env, n)
+		at := s.attempt(ctx, a, env, n, clock, budget, deadline)
 		var wait time.Duration
 		switch at.Outcome {
 		case Success:
@@ -103,8 +106,40 @@ func (s Sync) deliver(ctx context.Context, a Attempter, env Envelope) Result {
 		if at.RetryAfter > wait {
 			wait = at.RetryAfter
 		}
+		if budget > 0 && !clock.Now().Add(wait).Before(deadline) {
+			// Waiting would cross the budget: end now, still retryable.
+			at.Number = n // a deferral made no attempt
+			err := at.Err
+			if !errors.Is(err, ErrBudgetExceeded) {
+				err = fmt.Errorf("%w: the next attempt, in %s, would pass the back-off's MaxElapsedTime of %s; last attempt: %w",
+					ErrBudgetExceeded, wait.Round(time.Millisecond), budget, at.Err)
+			}
+			return failed(env, at, true, err)
+		}
 		if err := sleep(ctx, clock, wait); err != nil {
-			return failed(env, at, true, errors.Join(err, at.Err))
+			// One line: the context's error, then the last attempt's.
+			return failed(env, at, true, fmt.Errorf("%w; last attempt: %w", err, at.Err))
 		}
 	}
+}
+
+// ErrBudgetExceeded is the error of a Sync delivery that ended because its
+// next retry, or the rest of an attempt, would have run past the back-off's
+// MaxElapsedTime (see ElapsedLimiter). The delivery failed, but retryably.
+var ErrBudgetExceeded = errors.New("transport: delivery time budget exhausted")
+
+// attempt makes attempt n, bounded by the delivery's deadline when the
+// back-off has a budget: an attempt cannot outlast MaxElapsedTime either.
+func (s Sync) attempt(ctx context.Context, a Attempter, env Envelope, n int, clock Clock, budget time.Duration, deadline time.Time) Attempt {
+	if budget <= 0 {
+		return a.Attempt(ctx, env, n)
+	}
+	left := deadline.Sub(clock.Now())
+	actx, cancel := context.WithTimeoutCause(ctx, left, ErrBudgetExceeded)
+	defer cancel()
+	at := a.Attempt(actx, env, n)
+	if at.Outcome != Success && ctx.Err() == nil && errors.Is(context.Cause(actx), ErrBudgetExceeded) {
+		at.Err = fmt.Errorf("%w: the back-off's MaxElapsedTime of %s ran out during the attempt: %w", ErrBudgetExceeded, budget, at.Err)
+	}
+	return at
 }

@@ -10,7 +10,8 @@ import (
 
 // Message is implemented by every type the application sends as a webhook.
 // JSONSerialize returns the value that is JSON-encoded as the request body;
-// a json.RawMessage is sent as it is.
+// a json.RawMessage is sent as it is, and a nil value is sent as the JSON
+// literal null. Dispatching a nil pointer is an error (webhook.ErrNilMessage).
 type Message interface {
 	JSONSerialize() any
 }

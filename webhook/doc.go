@@ -6,7 +6,7 @@
 //	err := store.Create(ctx, &webhook.Webhook{Name: "CRM sync",
 //		Triggers: []string{"myapp/page-updated"}, URL: "https://crm.example/hooks"})
 //	d := webhook.NewDispatcher(store, reg)
-//	deliveries, err := d.Dispatch(ctx, PageUpdated{ID: 42})
+//	deliveries, err := d.Dispatch(ctx, PageUpdated{PageID: 42, Action: "edit"})
 //
 // Dispatch encodes the message once, finds every active record subscribed to
 // its trigger and hands one envelope per record to a transport.Transport
@@ -15,6 +15,13 @@
 // per-attempt timeout and classifies the answer. DispatchVia sends one
 // Dispatch through another transport, such as the River transport bound to
 // the application's database transaction.
+//
+// Records are read and written through a Store. Update is optimistic: a
+// record carries the Version it was read at, and an Update based on a stale
+// read fails with ErrConflict instead of undoing someone else's write; Modify
+// re-reads and retries. The health monitor disables a record with
+// Store.Disable, one atomic write. Secrets are of type Secret, which never
+// prints, logs or encodes its value; Reveal reads it.
 //
 // Options are functional, one type per constructor: NewDispatcher takes
 // DispatcherOptions, NewSender SenderOptions; every SenderOption is a

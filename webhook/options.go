@@ -23,7 +23,11 @@ const (
 
 // DefaultBackOff is the retry schedule used without WithBackOff: exponential
 // from 500ms, doubling, ±50% jitter, at most 30s between attempts, at most
-// DefaultMaxAttempts attempts and one minute in all.
+// DefaultMaxAttempts attempts and one minute in all. On transport.Sync the
+// minute bounds the whole delivery, attempts included: an attempt still
+// running at the minute is cut off, and a retry (or a Retry-After) that
+// would start after it ends the delivery at once, failed but retryable
+// (transport.ErrBudgetExceeded).
 func DefaultBackOff() backoff.BackOff {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 500 * time.Millisecond
@@ -31,7 +35,7 @@ func DefaultBackOff() backoff.BackOff {
 	b.RandomizationFactor = 0.5
 	b.MaxInterval = 30 * time.Second
 	b.MaxElapsedTime = time.Minute
-	return backoff.WithMaxRetries(b, DefaultMaxAttempts-1)
+	return transport.LimitAttempts(b, DefaultMaxAttempts)
 }
 
 // senderConfig is what a Sender is built from.

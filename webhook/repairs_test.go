@@ -5,11 +5,14 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/signer"
+	"github.com/outhook/outhook/transport"
 	"github.com/outhook/outhook/trigger"
 	"github.com/outhook/outhook/webhook"
 	"github.com/outhook/outhook/webhook/netguard"
@@ -132,4 +135,55 @@ func TestRelativeRedirectErrorIsReadable(t *testing.T) {
 	assert.NotContains(t, msg, ":///")
 	assert.NotContains(t, msg, "secret-path")
 	assert.True(t, strings.Contains(msg, "redirect"), msg)
+}
+
+// With the default back-off, a Sync Dispatch ends within its one minute
+// budget: a Retry-After of an hour ends the delivery after the first attempt
+// instead of holding Dispatch for minutes, and a hanging receiver is cut off
+// at the budget, not at the attempt timeout after it.
+func TestSyncDispatchStaysWithinItsBudget(t *testing.T) {
+	t.Run("Retry-After past the budget", func(t *testing.T) {
+		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(http.StatusServiceUnavailable)
+		})
+		store := webhook.NewMemoryStore()
+		record(t, store, rc.URL)
+		d := webhook.NewDispatcher(store, registry(t), loopback, webhook.WithMaxRetryAfter(2*time.Hour))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a guard, so old code fails instead of hanging
+		defer cancel()
+		deliveries, err := d.Dispatch(ctx, pageUpdated{})
+		require.NoError(t, err)
+		require.Len(t, deliveries, 1)
+		del := deliveries[0]
+		assert.Equal(t, webhook.StatusFailed, del.Status)
+		assert.Equal(t, 1, del.Attempts)
+		assert.ErrorIs(t, del.Err, transport.ErrBudgetExceeded)
+		var de *webhook.DeliveryError
+		require.ErrorAs(t, del.Err, &de)
+		assert.True(t, de.Retryable)
+		assert.NoError(t, ctx.Err(), "ended before the guard")
+	})
+	t.Run("hanging receiver", func(t *testing.T) {
+		release := make(chan struct{})
+		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { <-release })
+		t.Cleanup(func() { close(release) })
+		store := webhook.NewMemoryStore()
+		record(t, store, rc.URL)
+		budget := func() backoff.BackOff {
+			b := backoff.NewExponentialBackOff()
+			b.MaxElapsedTime = 200 * time.Millisecond
+			return transport.LimitAttempts(b, 5)
+		}
+		d := webhook.NewDispatcher(store, registry(t), loopback, webhook.WithBackOff(budget),
+			webhook.WithAttemptTimeout(time.Minute))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		deliveries, err := d.Dispatch(ctx, pageUpdated{})
+		require.NoError(t, err)
+		require.Len(t, deliveries, 1)
+		assert.Equal(t, webhook.StatusFailed, deliveries[0].Status)
+		assert.ErrorIs(t, deliveries[0].Err, transport.ErrBudgetExceeded)
+		assert.NoError(t, ctx.Err(), "cut off at the budget, long before the attempt timeout")
+	})
 }

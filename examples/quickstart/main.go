@@ -156,7 +156,7 @@ func startReceiver(out io.Writer, rec *webhook.Webhook, verified chan<- string) 
 			http.Error(w, "cannot read body", http.StatusBadRequest)
 			return
 		}
-		v, err := signer.NewVerifier(signer.Config{Scheme: signer.SchemeTYPO3}, []string{rec.Secret},
+		v, err := signer.NewVerifier(signer.Config{Scheme: signer.SchemeTYPO3}, []string{rec.Secret.Reveal()},
 			signer.WithWebhookID(rec.ID.String()))
 		if err == nil {
 			err = v.Verify(r.Header, body)
