@@ -74,7 +74,7 @@ const (
 	HeaderContentType = "Content-Type"
 	// HeaderDeliveryID carries the delivery's UUID, the same on every retry
 	// and replay, so receivers can de-duplicate.
-	HeaderDeliveryID = "Webhook-Delivery-Id"
+	HeaderDeliveryID = signer.HeaderDeliveryID
 	// HeaderTrigger carries the trigger identifier.
 	HeaderTrigger   = "Webhook-Trigger"
 	headerUserAgent = "User-Agent"

@@ -7,7 +7,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,13 +19,45 @@ import (
 // PostgresEnv names the environment variable with the test database's DSN.
 const PostgresEnv = "OUTHOOK_TEST_POSTGRES"
 
+// skipMessage is why PostgreSQL tests are skipped.
+const skipMessage = PostgresEnv + " is not set: skipping the PostgreSQL test (set it to a postgres:// DSN of a scratch database)"
+
 // PostgresDSN returns the test database DSN, or skips t when it is unset.
+// The first skip of a `go test` run also says so on the terminal (see
+// announceSkip), since go test shows a passing package's output only with -v.
 func PostgresDSN(t testing.TB) string {
 	dsn := os.Getenv(PostgresEnv)
 	if dsn == "" {
-		t.Skip(PostgresEnv + " is not set: skipping the PostgreSQL test (set it to a postgres:// DSN of a scratch database)")
+		announceSkip()
+		t.Skip(skipMessage)
 	}
 	return dsn
+}
+
+var announceOnce sync.Once
+
+// announceSkip prints one line, once per `go test` invocation, that
+// PostgreSQL tests are being skipped. go test buffers the output of a
+// passing package and prints it only with -v, so the line goes to the
+// controlling terminal; every test binary of one invocation shares its parent
+// (the go command), and a marker file named after that parent lets only the
+// first binary print. Without a terminal (CI, where the variable is set
+// anyway) it is a no-op beyond t.Skip's own message.
+func announceSkip() {
+	announceOnce.Do(func() {
+		marker := filepath.Join(os.TempDir(), fmt.Sprintf("outhook-pgskip-%d", os.Getppid()))
+		f, err := os.OpenFile(marker, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return // another package of this run printed it already
+		}
+		_ = f.Close()
+		tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		defer tty.Close()
+		_, _ = fmt.Fprintf(tty, "outhook: PostgreSQL tests are skipped: %s is not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)\n", PostgresEnv)
+	})
 }
 
 // NewSchema creates a fresh schema in the test database and drops it when t
