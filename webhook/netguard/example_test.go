@@ -109,3 +109,24 @@ func ExampleCheckURL() {
 	// netguard: url with host "hooks.example.com": contains credentials; pass them in a header or the signing secret
 	// netguard: url with host "hooks.example.com": scheme "gopher", want http or https
 }
+
+// Every spelling of an endpoint gives one key: the host and port net/http
+// connects to.
+func ExampleCanonicalAddr() {
+	for _, u := range []string{
+		"https://hooks.example.com/in?token=x",
+		"https://HOOKS.example.com.:0443/in",
+		"https://ｈｏｏｋｓ。ｅｘａｍｐｌｅ.com/in",
+		"http://bücher.example/",
+		"http://[::ffff:192.0.2.1]:8080/",
+	} {
+		addr, err := netguard.CanonicalAddr(u)
+		fmt.Println(addr, err)
+	}
+	// Output:
+	// hooks.example.com:443 <nil>
+	// hooks.example.com:443 <nil>
+	// hooks.example.com:443 <nil>
+	// xn--bcher-kva.example:80 <nil>
+	// 192.0.2.1:8080 <nil>
+}
