@@ -398,3 +398,19 @@ func TestRedirectErrorMessages(t *testing.T) {
 	assert.Equal(t, "attempt 1: netguard: redirect (302) to http://127.0.0.2:8080 refused: target blocked: "+
 		"netguard: blocked address 127.0.0.2: loopback", err.Error())
 }
+
+func TestRedirectToUnicodeLoopbackName(t *testing.T) {
+	// A redirect to a fullwidth spelling of localhost is refused at the hop,
+	// as the ASCII spelling is, not only later at dial time.
+	for _, target := range []string{"http://ｌｏｃａｌｈｏｓｔ:8080/x", "http://１２７.０.０.１/x"} {
+		t.Run(target, func(t *testing.T) {
+			first, err := http.NewRequest(http.MethodPost, "http://hooks.example.com/", nil)
+			require.NoError(t, err)
+			next, err := http.NewRequest(http.MethodPost, target, nil)
+			require.NoError(t, err)
+			err = RedirectPolicy(New(), 5)(next, []*http.Request{first})
+			assert.ErrorIs(t, err, ErrRedirect)
+			assert.ErrorIs(t, err, ErrBlocked)
+		})
+	}
+}

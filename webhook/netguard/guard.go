@@ -84,8 +84,10 @@ func DenyPrefixes(prefixes ...netip.Prefix) Option {
 // AllowHosts accepts the named hosts before resolution, and whatever
 // addresses they resolve to except deny-listed ones: the guard trusts their
 // DNS. A pattern "*.example.com" matches every subdomain of example.com but
-// not example.com itself; matching ignores case and a trailing dot. Prefer
-// AllowPrefixes when the addresses are known.
+// not example.com itself; matching ignores case and a trailing dot, and
+// compares internationalized names as net/http dials them (bücher.example
+// matches xn--bcher-kva.example). Prefer AllowPrefixes when the addresses are
+// known.
 //
 // Host decisions need the host name, which DialContext and the clients of
 // this package have but a bare net.Dialer.Control does not.
@@ -141,8 +143,9 @@ func (g *Guard) CheckIP(ip netip.Addr) error {
 // be connected to, deciding before resolution: nil, or a *BlockedError. A
 // name that passes may still resolve to a blocked address, which
 // DialContext and Control refuse. Names under localhost are loopback
-// (RFC 6761), and non-canonical IPv4 spellings such as 0x7f.1 are checked as
-// the address they spell.
+// (RFC 6761), non-canonical IPv4 spellings such as 0x7f.1 are checked as
+// the address they spell, and a non-ASCII name is checked as net/http dials
+// it (ｌｏｃａｌｈｏｓｔ as localhost, １２７.０.０.１ as 127.0.0.1).
 func (g *Guard) CheckHost(host string) error {
 	_, err := g.get().checkHost(host)
 	return err
@@ -369,8 +372,14 @@ func (g *Guard) decide(ip netip.Addr, hostAllowed bool) string {
 	return sp.reason
 }
 
+// normalizeHost spells a host name as the guard compares it: as net/http
+// dials it (IDNA for non-ASCII names), lower-case, without brackets or a
+// trailing dot, IP literals in canonical form.
 func normalizeHost(h string) string {
 	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	if a, ok := httpASCII(h); ok {
+		h = a
+	}
 	h = strings.ToLower(strings.TrimSuffix(h, "."))
 	if ip, err := netip.ParseAddr(h); err == nil {
 		return ip.String()

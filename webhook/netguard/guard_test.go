@@ -228,6 +228,18 @@ func TestCheckHost(t *testing.T) {
 			AllowHosts("10.0.0.7"), DenyPrefixes(netip.MustParsePrefix("10.0.0.0/24")),
 		}, "10.0.0.7", "deny list"},
 		{"allowed localhost", []Option{AllowHosts("localhost")}, "localhost", ""},
+
+		// Non-ASCII names are checked as net/http dials them.
+		{"fullwidth localhost", nil, "ｌｏｃａｌｈｏｓｔ", "loopback name"},
+		{"fullwidth upper-case localhost", nil, "ＬＯＣＡＬＨＯＳＴ", "loopback name"},
+		{"fullwidth loopback", nil, "１２７.０.０.１", "loopback"},
+		{"ideographic full stops", nil, "１６９。２５４。１６９。２５４", "cloud metadata"},
+		{"fullwidth hex spelling", nil, "０ｘ７ｆ.１", "loopback (non-canonical"},
+		{"fullwidth public name", nil, "ｈｏｏｋｓ.example.com", ""},
+		{"deny fullwidth spelling", []Option{DenyHosts("evil.example")}, "ｅｖｉｌ.example", "deny list"},
+		{"deny pattern in Unicode", []Option{DenyHosts("*.bücher.example")}, "a.xn--bcher-kva.example", "deny list"},
+		{"deny pattern in punycode", []Option{DenyHosts("bücher.example")}, "BÜCHER.example", "deny list"},
+		{"allowed fullwidth localhost", []Option{AllowHosts("localhost")}, "ｌｏｃａｌｈｏｓｔ", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,10 +1,8 @@
 package netguard
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
-	"net/url"
 	"strconv"
 	"strings"
 )
@@ -20,51 +18,47 @@ func CheckURL(raw string) error {
 // refuses schemes other than http and https, credentials in the URL, a port
 // outside AllowPorts, a host the guard refuses (literal blocked IPs, deny-listed
 // or localhost names) and IPv4 addresses in non-canonical spellings
-// (2130706433, 0177.0.0.1, 0x7f.1), which some resolvers accept.
+// (2130706433, 0177.0.0.1, 0x7f.1), which some resolvers accept. It checks the
+// host as net/http will dial it (see CanonicalAddr), so a fullwidth or other
+// Unicode spelling such as ｌｏｃａｌｈｏｓｔ or １２７.０.０.１ is refused as the ASCII
+// one is, and a host net/http cannot convert to ASCII is invalid.
 //
 // It does not resolve the host: a name may still resolve to a blocked address,
 // and the dial-time check is the one that counts.
 func (g *Guard) CheckURL(raw string) error {
 	g = g.get()
-	u, err := url.Parse(raw)
+	u, err := parseURL(raw)
 	if err != nil {
-		// The *url.Error would repeat the whole URL; keep only its cause.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return &URLError{Reason: "malformed: " + err.Error(), Err: ErrInvalidURL}
+		return err
 	}
 	host := u.Hostname()
-	switch u.Scheme {
-	case "http", "https":
-	case "":
-		return &URLError{Host: host, Reason: "no scheme, want http or https", Err: ErrScheme}
-	default:
-		return &URLError{Host: host, Reason: fmt.Sprintf("scheme %q, want http or https", u.Scheme), Err: ErrScheme}
-	}
 	if u.User != nil {
 		return &URLError{Host: host, Reason: "contains credentials; pass them in a header or the signing secret", Err: ErrCredentials}
 	}
 	if host == "" {
 		return &URLError{Reason: "no host", Err: ErrInvalidURL}
 	}
-	port := uint64(80)
-	if u.Scheme == "https" {
-		port = 443
+	port, err := urlPort(u)
+	if err != nil {
+		return err
 	}
-	if p := u.Port(); p != "" {
-		if port, err = strconv.ParseUint(p, 10, 16); err != nil {
-			return &URLError{Host: host, Reason: fmt.Sprintf("invalid port %q", p), Err: ErrInvalidURL}
-		}
-	}
-	if err := g.checkPort(host, netip.Addr{}, uint16(port)); err != nil {
+	if err := g.checkPort(host, netip.Addr{}, port); err != nil {
 		return &URLError{Host: host, Reason: err.(*BlockedError).Reason, Err: err}
 	}
-	hostErr := g.CheckHost(host)
-	if _, err := netip.ParseAddr(host); err != nil {
-		if ip, ok := parseInetAton(strings.TrimSuffix(host, ".")); ok {
-			reason := fmt.Sprintf("non-canonical IPv4 spelling of %s", ip)
+	// Check the name the client will dial: fullwidth and other Unicode
+	// spellings of localhost or 127.0.0.1 are those names to net/http.
+	dialed, err := dialHost(host)
+	if err != nil {
+		return err
+	}
+	var as string
+	if dialed != host {
+		as = fmt.Sprintf(" (the client dials %q)", dialed)
+	}
+	hostErr := g.CheckHost(dialed)
+	if _, err := netip.ParseAddr(dialed); err != nil {
+		if ip, ok := parseInetAton(strings.TrimSuffix(dialed, ".")); ok {
+			reason := fmt.Sprintf("non-canonical IPv4 spelling of %s%s", ip, as)
 			if hostErr != nil {
 				be := hostErr.(*BlockedError)
 				why := strings.TrimSuffix(be.Reason, nonCanonicalSuffix)
@@ -75,7 +69,7 @@ func (g *Guard) CheckURL(raw string) error {
 		}
 	}
 	if hostErr != nil {
-		return &URLError{Host: host, Reason: "blocked: " + hostErr.(*BlockedError).Reason, Err: hostErr}
+		return &URLError{Host: host, Reason: "blocked: " + hostErr.(*BlockedError).Reason + as, Err: hostErr}
 	}
 	return nil
 }

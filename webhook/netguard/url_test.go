@@ -63,6 +63,26 @@ func TestCheckURL(t *testing.T) {
 		{name: "port refused", opts: []Option{AllowPorts(443)}, url: "http://hooks.example.com/",
 			want: ErrBlocked, blocked: true, reason: "port 80 not allowed"},
 		{name: "port allowed", opts: []Option{AllowPorts(443)}, url: "https://hooks.example.com/"},
+		{name: "port with leading zero refused", opts: []Option{AllowPorts(443)}, url: "http://hooks.example.com:0080/",
+			want: ErrBlocked, blocked: true, reason: "port 80 not allowed"},
+
+		// Unicode spellings are checked as the client dials them.
+		{name: "fullwidth localhost", url: "http://ｌｏｃａｌｈｏｓｔ:8080/", want: ErrBlocked, blocked: true,
+			reason: `blocked: loopback name (RFC 6761) (the client dials "localhost")`},
+		{name: "fullwidth loopback", url: "http://１２７.０.０.１/", want: ErrBlocked, blocked: true, reason: "loopback"},
+		{name: "ideographic full stops", url: "http://１６９。２５４。１６９。２５４/latest/meta-data/", want: ErrBlocked,
+			blocked: true, reason: "cloud metadata"},
+		{name: "percent-encoded fullwidth", url: "http://%EF%BD%8Cocalhost/", want: ErrBlocked, blocked: true,
+			reason: "loopback name"},
+		{name: "fullwidth hex", url: "http://０ｘ７ｆ.１/", want: ErrNonCanonicalIP, blocked: true,
+			reason: `non-canonical IPv4 spelling of 127.0.0.1 (the client dials "0x7f.1"), blocked: loopback`},
+		{name: "fullwidth private", url: "https://１０.０.０.１/", want: ErrBlocked, blocked: true, reason: "private network"},
+		{name: "fullwidth deny-listed", opts: []Option{DenyHosts("*.example.com")}, url: "https://ｈｏｏｋｓ.ｅｘａｍｐｌｅ.com/",
+			want: ErrBlocked, blocked: true, reason: "deny list"},
+		{name: "fullwidth public", url: "https://ｈｏｏｋｓ.ｅｘａｍｐｌｅ.com/"},
+		{name: "internationalized", url: "https://bücher.example/"},
+		{name: "not convertible", url: "http://a\u200db.example/", want: ErrInvalidURL, reason: "internationalized domain name"},
+		{name: "fullwidth colon", url: "http://ｌｏｃａｌｈｏｓｔ：８０/", want: ErrInvalidURL, reason: "internationalized domain name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
