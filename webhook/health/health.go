@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/outhook/outhook/transport"
 	"github.com/outhook/outhook/webhook"
+	"github.com/outhook/outhook/webhook/netguard"
 )
 
 // Errors of the Defer attempts the Monitor returns instead of sending.
@@ -332,11 +331,12 @@ func (m *Monitor) key(ctx context.Context, id uuid.UUID) (gateKey, string) {
 	if err != nil {
 		return gateKey{id: id}, "" // the attempt itself will tell what is wrong
 	}
-	u, err := url.Parse(w.URL)
-	if err != nil || u.Host == "" {
+	// Every spelling of one endpoint (letter case, a trailing dot, :443 or
+	// :0443 for https, fullwidth or other Unicode forms) shares one gate.
+	h, err := netguard.CanonicalAddr(w.URL)
+	if err != nil {
 		return gateKey{id: id}, ""
 	}
-	h := strings.ToLower(u.Host)
 	return gateKey{host: h}, h
 }
 

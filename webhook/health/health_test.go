@@ -452,6 +452,43 @@ func TestPerHostLimits(t *testing.T) {
 	}
 }
 
+// Every spelling of one endpoint shares its per-host gate: letter case, a
+// trailing dot, the default port written out (with leading zeros) and
+// fullwidth letters cannot dodge an open breaker.
+func TestPerHostLimitsNormaliseTheHost(t *testing.T) {
+	for _, spelling := range []string{
+		"https://EXAMPLE.com/b", "https://example.com./b", "https://example.com:443/b",
+		"https://example.com:0443/b", "https://ｅｘａｍｐｌｅ.com/b", "https://example。com/b",
+	} {
+		t.Run(spelling, func(t *testing.T) {
+			ctx := context.Background()
+			store := webhook.NewMemoryStore()
+			a := newRecord(t, store, "https://example.com/a")
+			b := newRecord(t, store, spelling)
+			m := health.New(store, health.WithClock(newClock()), health.WithLogger(quietLogger()),
+				health.WithBreaker(health.Breaker{Failures: 2}), health.WithPerHostLimits())
+			failing := newFakeSender(store, http.StatusServiceUnavailable)
+			for range 2 {
+				m.Middleware()(failing.attempt)(ctx, envelope(a.ID), 1)
+			}
+			require.Equal(t, health.BreakerOpen, m.State(a.ID).Breaker)
+			at := m.Middleware()(newFakeSender(store, http.StatusOK).attempt)(ctx, envelope(b.ID), 1)
+			assert.Equal(t, transport.Defer, at.Outcome, "%s shares example.com:443's open breaker", spelling)
+		})
+	}
+	// Another port is another endpoint.
+	ctx := context.Background()
+	store := webhook.NewMemoryStore()
+	a := newRecord(t, store, "https://example.com/a")
+	b := newRecord(t, store, "https://example.com:8443/b")
+	m := health.New(store, health.WithClock(newClock()), health.WithLogger(quietLogger()),
+		health.WithBreaker(health.Breaker{Failures: 2}), health.WithPerHostLimits())
+	for range 2 {
+		m.Middleware()(newFakeSender(store, http.StatusServiceUnavailable).attempt)(ctx, envelope(a.ID), 1)
+	}
+	assert.Equal(t, transport.Success, m.Middleware()(newFakeSender(store, http.StatusOK).attempt)(ctx, envelope(b.ID), 1).Outcome)
+}
+
 // Many workers failing at once disable the record once.
 func TestConcurrentFailuresDisableOnce(t *testing.T) {
 	ctx := context.Background()
@@ -562,3 +599,31 @@ var (
 	_ health.Store = webhook.Store(nil)
 	_ health.Store = (*webhook.MemoryStore)(nil)
 )
+
+// The monitor's auto-disable and an administrator's secret rotation race;
+// both changes survive every time (the Get-then-Update disable lost one of
+// them in about half the trials).
+func TestAutoDisableRacesSecretRotation(t *testing.T) {
+	ctx := context.Background()
+	store := webhook.NewMemoryStore()
+	for i := range 200 {
+		w := newRecord(t, store, "https://example.com/hook")
+		m := health.New(store, health.WithDisablePolicy(health.DisablePolicy{Failures: 1}),
+			health.WithBreaker(health.Breaker{}), health.WithLogger(quietLogger()))
+		attempt := m.Middleware()(newFakeSender(store, http.StatusServiceUnavailable).attempt)
+		var (
+			wg      sync.WaitGroup
+			rotated *webhook.Webhook
+			err     error
+		)
+		wg.Add(2)
+		go func() { defer wg.Done(); attempt(ctx, envelope(w.ID), 1) }()
+		go func() { defer wg.Done(); rotated, err = webhook.RotateSecret(ctx, store, w.ID, 0) }()
+		wg.Wait()
+		require.NoError(t, err)
+		got, err := store.Get(ctx, w.ID)
+		require.NoError(t, err)
+		require.True(t, got.Disabled, "trial %d: the disable survives", i)
+		require.Equal(t, rotated.Secret.Reveal(), got.Secret.Reveal(), "trial %d: the rotation survives", i)
+	}
+}
