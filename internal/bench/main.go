@@ -625,7 +625,11 @@ func memoryRow(workers, n, quickN int) *row {
 				return sides{}, err
 			}
 			var current atomic.Pointer[tally] // failures go to the measurement in progress
+			// One record: lift the per-record fair share (a quarter of the
+			// workers by default) so every worker serves it, as the baseline's
+			// goroutines do.
 			mem := transport.NewMemory(transport.WithWorkers(workers), transport.WithQueueSize(1_000_000), transport.WithLogger(e.log),
+				transport.WithPerEndpoint(0),
 				transport.WithOnDone(func(env transport.Envelope, r transport.Result) {
 					if r.Status != transport.StatusDelivered {
 						if t := current.Load(); t != nil {
