@@ -43,25 +43,38 @@ func (a *retryLater) NewBackOff() backoff.BackOff {
 // the delivery queue.
 func riverOnSQLite(t *testing.T, w *durable.Worker) *river.Client[*sql.Tx] {
 	t.Helper()
-	ctx := context.Background()
+	return startRiver(t, sqliteDB(t), w, 1)
+}
+
+// sqliteDB opens and migrates a fresh SQLite file.
+func sqliteDB(t *testing.T) *sql.DB {
+	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "r.db")+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
 	require.NoError(t, err)
 	db.SetMaxOpenConns(1)
 	t.Cleanup(func() { db.Close() })
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	require.NoError(t, durable.Migrate(ctx, riversqlite.New(db), db, "", quiet))
-	workers := river.NewWorkers()
-	river.AddWorker(workers, w)
+	require.NoError(t, durable.Migrate(context.Background(), riversqlite.New(db), db, "", quiet()))
+	return db
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// startRiver starts a River client on db with w working the delivery queue
+// with workers workers; it is stopped when t ends.
+func startRiver(t *testing.T, db *sql.DB, w *durable.Worker, workers int) *river.Client[*sql.Tx] {
+	t.Helper()
+	workerSet := river.NewWorkers()
+	river.AddWorker(workerSet, w)
 	client, err := river.NewClient(riversqlite.New(db), &river.Config{
-		Logger: quiet, Workers: workers,
-		Queues: map[string]river.QueueConfig{durable.Queue: {MaxWorkers: 1, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond}},
+		Logger: quiet(), Workers: workerSet,
+		Queues: map[string]river.QueueConfig{durable.Queue: {MaxWorkers: workers, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 20 * time.Millisecond}},
 	})
 	require.NoError(t, err)
-	require.NoError(t, client.Start(ctx))
+	require.NoError(t, client.Start(context.Background()))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = client.Stop(ctx)
+		_ = client.StopAndCancel(ctx)
 	})
 	return client
 }

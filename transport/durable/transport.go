@@ -111,7 +111,8 @@ type DeadLetter struct {
 	Trigger    string
 	// State is rivertype.JobStateDiscarded or rivertype.JobStateCancelled.
 	State rivertype.JobState
-	// Attempts made, replays included.
+	// Attempts made, replays and interrupted attempts included: the number
+	// of the last attempt in the delivery log.
 	Attempts int
 	// FinalizedAt is when the delivery gave up.
 	FinalizedAt time.Time
@@ -146,7 +147,7 @@ func (t *Transport[TTx]) DeadLetters(ctx context.Context, limit int) ([]DeadLett
 			return nil, err
 		}
 		dl := DeadLetter{DeliveryID: a.DeliveryID, WebhookID: a.WebhookID, Trigger: a.Trigger, State: j.State,
-			Attempts: j.Attempt + a.AttemptOffset, JobID: j.ID}
+			Attempts: j.Attempt + a.AttemptOffset + interruptions(j), JobID: j.ID}
 		if j.FinalizedAt != nil {
 			dl.FinalizedAt = *j.FinalizedAt
 		}
@@ -186,7 +187,7 @@ func redeliverable(deliveryID uuid.UUID, j *rivertype.JobRow) (Args, error) {
 	if err != nil {
 		return Args{}, err
 	}
-	a.AttemptOffset += j.Attempt
+	a.AttemptOffset += j.Attempt + interruptions(j)
 	return a, nil
 }
 

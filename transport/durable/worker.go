@@ -2,13 +2,18 @@ package durable
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/google/uuid"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/outhook/outhook/transport"
 )
@@ -18,13 +23,42 @@ import (
 // had a longer schedule than the working one).
 var ErrRetriesExhausted = errors.New("durable: retries exhausted")
 
+// ErrInterrupted marks, in the delivery log, an attempt that the River client
+// cut short when it stopped (Stop, Close, the end of Start's context). The
+// request may or may not have reached the receiver. Such an attempt does not
+// count against the job's MaxAttempts, but it keeps its number in the log:
+// the next attempt of the delivery has the next number.
+var ErrInterrupted = errors.New("interrupted: the worker stopped during the attempt")
+
 // minDefer keeps a Defer without RetryAfter from spinning.
 const minDefer = 10 * time.Millisecond
+
+// fairShareDelay is the mean wait of a delivery whose record already holds its
+// share of the workers; each wait is drawn between half and one and a half
+// times it, so that waiting deliveries do not come back together.
+const fairShareDelay = 500 * time.Millisecond
+
+// assumedQueueWorkers is the Queue's worker count a Worker assumes when
+// WithQueueWorkers does not give it (outbox.DefaultWorkers).
+const assumedQueueWorkers = 16
+
+// metaInterrupted is the job metadata key counting the attempts of the job
+// that the client interrupted (River gives those attempts back).
+const metaInterrupted = "outhook_interrupted"
+
+// hookTimeout bounds the delivery log write and the dead-letter function.
+const hookTimeout = 10 * time.Second
 
 // AttemptRecorder writes the delivery log. sqlstore.Log implements it.
 type AttemptRecorder interface {
 	RecordAttempt(ctx context.Context, env transport.Envelope, at transport.Attempt) error
 }
+
+// FairShare is the default most attempts one webhook record may have in
+// flight in one process whose Queue has workers workers: a quarter of them,
+// at least one. A receiver that hangs then holds at most a quarter of the
+// workers, and the other records share the rest.
+func FairShare(workers int) int { return max(1, workers/4) }
 
 // Worker works delivery jobs: it is the river.Worker to add to an app's own
 // river.Workers with river.AddWorker. Each job is one attempt through the
@@ -39,7 +73,18 @@ type AttemptRecorder interface {
 //     is longer; the last allowed attempt leaves it discarded (dead-lettered).
 //     The delay is found by replaying a fresh schedule up to the attempt, so
 //     a schedule that ends on elapsed time rather than on a retry count runs
-//     to MaxAttempts (see DefaultBackOff).
+//     to MaxAttempts (see DefaultBackOff);
+//   - an attempt cut short because the client stopped is logged as
+//     interrupted (ErrInterrupted) and the job goes back to the queue without
+//     counting it against MaxAttempts; the next attempt has the next number.
+//
+// Fair share: no webhook record may have more than its share of attempts in
+// flight in this process (FairShare of the Queue's workers unless
+// WithPerEndpoint says otherwise). A job of a record that already holds its
+// share is snoozed for about half a second, with jitter, before any request:
+// no attempt is counted and no log row is written. So a receiver that hangs
+// cannot take every worker, and the other records' deliveries are sent
+// meanwhile.
 //
 // Retry-After goes through NextRetry rather than river.JobSnooze: a snooze
 // gives the attempt back (River decrements the attempt count), so a receiver
@@ -47,11 +92,17 @@ type AttemptRecorder interface {
 // attempt numbers.
 type Worker struct {
 	river.WorkerDefaults[Args]
-	a       transport.Attempter
-	rec     AttemptRecorder
-	log     *slog.Logger
-	timeout time.Duration
-	now     func() time.Time
+	a            transport.Attempter
+	rec          AttemptRecorder
+	log          *slog.Logger
+	timeout      time.Duration
+	now          func() time.Time
+	queueWorkers int
+	perEndpoint  int // after NewWorker: the limit, or < 0 for none
+	onDeadLetter func(context.Context, transport.Envelope, transport.Result)
+
+	mu       sync.Mutex
+	inflight map[uuid.UUID]int // attempts in flight by record
 }
 
 // WorkerOption configures a Worker.
@@ -72,9 +123,41 @@ func WithClock(now func() time.Time) WorkerOption { return func(w *Worker) { w.n
 // by default). It should exceed the Attempter's own attempt timeout.
 func WithJobTimeout(d time.Duration) WorkerOption { return func(w *Worker) { w.timeout = d } }
 
+// WithQueueWorkers tells the Worker how many workers its client gives the
+// Queue (the river.QueueConfig's MaxWorkers), from which the default share
+// of one record follows (FairShare). Without it the Worker assumes 16. The
+// outbox sets it.
+func WithQueueWorkers(n int) WorkerOption { return func(w *Worker) { w.queueWorkers = n } }
+
+// WithPerEndpoint sets the most attempts one webhook record may have in
+// flight in this process; the record's other jobs wait (see Worker). 0 keeps
+// the default, FairShare of the Queue's workers; a negative n removes the
+// limit. Several processes working one database each apply it to their own
+// attempts.
+func WithPerEndpoint(n int) WorkerOption { return func(w *Worker) { w.perEndpoint = n } }
+
+// WithOnDeadLetter sets a function called once for each delivery the Worker
+// gives up on, after its last attempt is in the delivery log and before River
+// marks the job discarded or cancelled: the last retry failed, the attempt
+// failed permanently (a 4xx, a refused destination), the record was deleted
+// or disabled (errors.Is(res.Err, webhook.ErrWebhookGone) or
+// webhook.ErrWebhookDisabled tell those apart), or the schedule ran out
+// (ErrRetriesExhausted). These are the deliveries Transport.DeadLetters lists.
+//
+// res has StatusFailed, the attempts made (replays included), the last
+// attempt, and a *transport.DeliveryError. fn runs on the worker, with a
+// context that outlives the job's by at most 10 seconds; a panic in it is
+// logged. If the process dies after fn returns but before River's write, the
+// job runs again and fn may hear of the delivery twice. Jobs that River
+// itself finalizes (a job cancelled through River's JobCancel, a stuck job
+// discarded by River's rescuer) are not reported.
+func WithOnDeadLetter(fn func(ctx context.Context, env transport.Envelope, res transport.Result)) WorkerOption {
+	return func(w *Worker) { w.onDeadLetter = fn }
+}
+
 // NewWorker returns a Worker that makes attempts through a.
 func NewWorker(a transport.Attempter, opts ...WorkerOption) *Worker {
-	w := &Worker{a: a, log: slog.Default(), now: time.Now}
+	w := &Worker{a: a, log: slog.Default(), now: time.Now, inflight: map[uuid.UUID]int{}}
 	for _, o := range opts {
 		o(w)
 	}
@@ -84,43 +167,90 @@ func NewWorker(a transport.Attempter, opts ...WorkerOption) *Worker {
 	if w.now == nil {
 		w.now = time.Now
 	}
+	if w.perEndpoint == 0 {
+		workers := w.queueWorkers
+		if workers <= 0 {
+			workers = assumedQueueWorkers
+		}
+		w.perEndpoint = FairShare(workers)
+	}
 	return w
 }
 
 // Timeout implements river.Worker.
 func (w *Worker) Timeout(*river.Job[Args]) time.Duration { return w.timeout }
 
+// acquire takes one of the record's in-flight places, if it has one left.
+func (w *Worker) acquire(id uuid.UUID) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.perEndpoint > 0 && w.inflight[id] >= w.perEndpoint {
+		return false
+	}
+	w.inflight[id]++
+	return true
+}
+
+// release gives back a place acquire took.
+func (w *Worker) release(id uuid.UUID) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.inflight[id]--; w.inflight[id] <= 0 {
+		delete(w.inflight, id)
+	}
+}
+
+// fairShareWait draws the snooze of a job whose record holds its share.
+func fairShareWait() time.Duration {
+	return fairShareDelay/2 + rand.N(fairShareDelay)
+}
+
 // Work implements river.Worker: one attempt of the delivery.
 func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	env := job.Args.Envelope()
-	n := job.Attempt + job.Args.AttemptOffset
+	if !w.acquire(env.WebhookID) {
+		// Not this record's turn: River gives the attempt back on a snooze.
+		return river.JobSnooze(fairShareWait())
+	}
+	interrupted := interruptions(job.JobRow)
+	n := job.Attempt + job.Args.AttemptOffset + interrupted
 	at := w.a.Attempt(ctx, env, n)
+	w.release(env.WebhookID)
 	if at.Outcome == transport.Defer {
 		// No request was made (an open circuit breaker, a rate limit): a
 		// snooze gives the attempt back, which is what Defer means.
 		return river.JobSnooze(max(at.RetryAfter, minDefer))
 	}
-	if w.rec != nil {
-		// The attempt happened even if the job's context ended meanwhile.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		if err := w.rec.RecordAttempt(rctx, env, at); err != nil {
-			w.log.ErrorContext(ctx, "webhook attempt not logged", slog.String("delivery_id", env.DeliveryID.String()),
+	if at.Outcome == transport.Retry && errors.Is(ctx.Err(), context.Canceled) {
+		// The client stopped (or Start's context ended) during the attempt.
+		// River would give the attempt back and the next one would reuse its
+		// number: count it in the job's metadata instead, log it as
+		// interrupted, and put the job back at once, as River does.
+		if err := river.MetadataSet(ctx, metaInterrupted, interrupted+1); err != nil {
+			w.log.ErrorContext(ctx, "webhook attempt interruption not counted", slog.String("delivery_id", env.DeliveryID.String()),
 				slog.Int("attempt", n), slog.String("error", err.Error()))
 		}
-		cancel()
+		at.Err = fmt.Errorf("%w: %w", ErrInterrupted, at.Err)
+		w.record(ctx, env, at, n)
+		return river.JobSnooze(0)
 	}
+	w.record(ctx, env, at, n)
 	switch at.Outcome {
 	case transport.Success:
 		return nil
 	case transport.Permanent:
-		return river.JobCancel(fmt.Errorf("delivery %s attempt %d: %w", env.DeliveryID, n, at.Err))
+		err := fmt.Errorf("delivery %s attempt %d: %w", env.DeliveryID, n, at.Err)
+		w.deadLetter(ctx, env, at, n, at.Err)
+		return river.JobCancel(err)
 	}
 	err := fmt.Errorf("delivery %s attempt %d: %w", env.DeliveryID, n, at.Err)
 	d := delayAfter(w.a, job.Attempt)
 	if d == backoff.Stop {
 		if job.Attempt >= job.MaxAttempts {
+			w.deadLetter(ctx, env, at, n, at.Err)
 			return err // River discards the job: dead-lettered.
 		}
+		w.deadLetter(ctx, env, at, n, fmt.Errorf("%w: %w", ErrRetriesExhausted, at.Err))
 		return river.JobCancel(fmt.Errorf("%w: %w", ErrRetriesExhausted, err))
 	}
 	// NextRetry reads the delay from the same *river.Job: River passes the
@@ -128,6 +258,56 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	// loudly if an upgrade stops doing so).
 	job.Args.next = max(d, at.RetryAfter)
 	return err
+}
+
+// record writes at, attempt n of env, to the delivery log.
+func (w *Worker) record(ctx context.Context, env transport.Envelope, at transport.Attempt, n int) {
+	if w.rec == nil {
+		return
+	}
+	at.Number = n
+	// The attempt happened even if the job's context ended meanwhile.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), hookTimeout)
+	defer cancel()
+	if err := w.rec.RecordAttempt(rctx, env, at); err != nil {
+		w.log.ErrorContext(ctx, "webhook attempt not logged", slog.String("delivery_id", env.DeliveryID.String()),
+			slog.Int("attempt", n), slog.String("error", err.Error()))
+	}
+}
+
+// deadLetter calls the WithOnDeadLetter function for env, given up after
+// attempt n, at, for the reason err.
+func (w *Worker) deadLetter(ctx context.Context, env transport.Envelope, at transport.Attempt, n int, err error) {
+	if w.onDeadLetter == nil {
+		return
+	}
+	at.Number = n
+	res := transport.Result{DeliveryID: env.DeliveryID, Status: transport.StatusFailed, Attempts: n, Last: at,
+		Err: &transport.DeliveryError{DeliveryID: env.DeliveryID, Attempts: n, StatusCode: at.StatusCode,
+			Retryable: at.Outcome == transport.Retry, Err: err}}
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), hookTimeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			w.log.ErrorContext(ctx, "webhook dead-letter function panicked", slog.String("delivery_id", env.DeliveryID.String()),
+				slog.String("panic", fmt.Sprint(p)))
+		}
+	}()
+	w.onDeadLetter(hctx, env, res)
+}
+
+// interruptions counts the attempts of j that a stopping client interrupted.
+func interruptions(j *rivertype.JobRow) int {
+	if j == nil || len(j.Metadata) == 0 {
+		return 0
+	}
+	var m struct {
+		N int `json:"outhook_interrupted"` // metaInterrupted
+	}
+	if err := json.Unmarshal(j.Metadata, &m); err != nil {
+		return 0
+	}
+	return max(m.N, 0)
 }
 
 // NextRetry implements river.Worker with the Attempter's backoff schedule,
