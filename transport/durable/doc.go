@@ -8,15 +8,20 @@
 // it to a record store, the delivery log and a Dispatcher is package
 // github.com/outhook/outhook/webhook/outbox. An app that already runs River
 // brings its own client: it adds a Worker to its river.Workers, gives the
-// Queue some workers, and dispatches through New(client):
+// Queue some workers (and tells the Worker how many, for each record's fair
+// share), and dispatches through New(client):
 //
-//	river.AddWorker(workers, durable.NewWorker(dispatcher.Sender(), durable.WithAttemptLog(log)))
+//	river.AddWorker(workers, durable.NewWorker(dispatcher.Sender(), durable.WithAttemptLog(log), durable.WithQueueWorkers(16)))
 //	d := webhook.NewDispatcher(store, reg, webhook.WithTransport(durable.New(client)))
 //	deliveries, err := d.DispatchVia(ctx, durable.New(client).InTx(tx), msg) // in the app's transaction
 //
 // Jobs carry identifiers and the body, never a secret: the worker loads the
 // record when it sends, so rotation, disabling and deletion apply to queued
 // work. A permanent failure cancels the job; the last failed retry discards
-// it. Both are dead letters (DeadLetters), and Redeliver sends one again with
-// the same delivery ID.
+// it. Both are dead letters (DeadLetters), Redeliver sends one again with
+// the same delivery ID, and WithOnDeadLetter hears of each as it happens.
+//
+// No webhook record may have more than its share of the workers (FairShare:
+// a quarter, unless WithPerEndpoint says otherwise) sending at once: a
+// receiver that hangs delays its own deliveries, not the other records'.
 package durable
