@@ -33,10 +33,17 @@ var ErrInterrupted = errors.New("interrupted: the worker stopped during the atte
 // minDefer keeps a Defer without RetryAfter from spinning.
 const minDefer = 10 * time.Millisecond
 
-// fairShareDelay is the mean wait of a delivery whose record already holds its
-// share of the workers; each wait is drawn between half and one and a half
-// times it, so that waiting deliveries do not come back together.
-const fairShareDelay = 500 * time.Millisecond
+// A delivery whose record already holds its share of the workers waits about
+// as long as the record's attempts take (their moving average, or the age of
+// the youngest one in flight if that is longer: a receiver that hangs), at
+// least fairShareMinWait and at most fairShareMaxWait; each wait is drawn
+// between half and one and a half times that, so that waiting deliveries do
+// not come back together. A hung receiver's backlog then costs the database
+// a few snoozes a second, not one per fetch.
+const (
+	fairShareMinWait = 100 * time.Millisecond
+	fairShareMaxWait = 30 * time.Second
+)
 
 // assumedQueueWorkers is the Queue's worker count a Worker assumes when
 // WithQueueWorkers does not give it (outbox.DefaultWorkers).
@@ -102,7 +109,13 @@ type Worker struct {
 	onDeadLetter func(context.Context, transport.Envelope, transport.Result)
 
 	mu       sync.Mutex
-	inflight map[uuid.UUID]int // attempts in flight by record
+	inflight map[uuid.UUID]*recordLoad // records with attempts in flight
+}
+
+// recordLoad is one record's attempts in flight in this process.
+type recordLoad struct {
+	starts []time.Time    // of the attempts in flight
+	mean   time.Duration // moving average of the finished attempts' durations
 }
 
 // WorkerOption configures a Worker.
@@ -157,7 +170,7 @@ func WithOnDeadLetter(fn func(ctx context.Context, env transport.Envelope, res t
 
 // NewWorker returns a Worker that makes attempts through a.
 func NewWorker(a transport.Attempter, opts ...WorkerOption) *Worker {
-	w := &Worker{a: a, log: slog.Default(), now: time.Now, inflight: map[uuid.UUID]int{}}
+	w := &Worker{a: a, log: slog.Default(), now: time.Now, inflight: map[uuid.UUID]*recordLoad{}}
 	for _, o := range opts {
 		o(w)
 	}
@@ -180,42 +193,67 @@ func NewWorker(a transport.Attempter, opts ...WorkerOption) *Worker {
 // Timeout implements river.Worker.
 func (w *Worker) Timeout(*river.Job[Args]) time.Duration { return w.timeout }
 
-// acquire takes one of the record's in-flight places, if it has one left.
-func (w *Worker) acquire(id uuid.UUID) bool {
+// acquire takes one of the record's in-flight places, if it has one left,
+// and returns when the attempt started; otherwise it returns how long to
+// wait.
+func (w *Worker) acquire(id uuid.UUID) (start time.Time, wait time.Duration, ok bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.perEndpoint > 0 && w.inflight[id] >= w.perEndpoint {
-		return false
+	now := time.Now()
+	l := w.inflight[id]
+	if l == nil {
+		l = &recordLoad{}
+		w.inflight[id] = l
 	}
-	w.inflight[id]++
-	return true
+	if w.perEndpoint > 0 && len(l.starts) >= w.perEndpoint {
+		youngest := now.Sub(l.starts[0])
+		for _, s := range l.starts[1:] {
+			youngest = min(youngest, now.Sub(s))
+		}
+		d := min(max(l.mean, youngest, fairShareMinWait), fairShareMaxWait)
+		return time.Time{}, d/2 + rand.N(d), false
+	}
+	l.starts = append(l.starts, now)
+	return now, 0, true
 }
 
-// release gives back a place acquire took.
-func (w *Worker) release(id uuid.UUID) {
+// release gives back the place of the attempt that acquire started at start.
+func (w *Worker) release(id uuid.UUID, start time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.inflight[id]--; w.inflight[id] <= 0 {
+	l := w.inflight[id]
+	if l == nil {
+		return
+	}
+	for i, s := range l.starts {
+		if s.Equal(start) {
+			l.starts = append(l.starts[:i], l.starts[i+1:]...)
+			break
+		}
+	}
+	if len(l.starts) == 0 {
 		delete(w.inflight, id)
+		return
 	}
-}
-
-// fairShareWait draws the snooze of a job whose record holds its share.
-func fairShareWait() time.Duration {
-	return fairShareDelay/2 + rand.N(fairShareDelay)
+	if d := time.Since(start); l.mean == 0 {
+		l.mean = d
+	} else {
+		l.mean += (d - l.mean) / 5
+	}
 }
 
 // Work implements river.Worker: one attempt of the delivery.
 func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	env := job.Args.Envelope()
-	if !w.acquire(env.WebhookID) {
+	start, wait, ok := w.acquire(env.WebhookID)
+	if !ok {
 		// Not this record's turn: River gives the attempt back on a snooze.
-		return river.JobSnooze(fairShareWait())
+		return river.JobSnooze(wait)
 	}
 	interrupted := interruptions(job.JobRow)
 	n := job.Attempt + job.Args.AttemptOffset + interrupted
 	at := w.a.Attempt(ctx, env, n)
-	w.release(env.WebhookID)
+	w.release(env.WebhookID, start)
 	if at.Outcome == transport.Defer {
 		// No request was made (an open circuit breaker, a rate limit): a
 		// snooze gives the attempt back, which is what Defer means.
