@@ -114,7 +114,7 @@ type Worker struct {
 
 // recordLoad is one record's attempts in flight in this process.
 type recordLoad struct {
-	starts []time.Time    // of the attempts in flight
+	starts []time.Time   // of the attempts in flight
 	mean   time.Duration // moving average of the finished attempts' durations
 }
 
