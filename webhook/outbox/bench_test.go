@@ -124,9 +124,13 @@ func benchMemory(b *testing.B, workers int) {
 	_, _ = m.Close(ctx)
 }
 
+// benchOptions sends to the one receiver with every worker: the fair share
+// of a record (a quarter of the workers by default) would measure a quarter
+// of the pool.
 func benchOptions(workers int, more ...outbox.Option) []outbox.Option {
 	return append([]outbox.Option{
 		outbox.WithWorkers(workers),
+		outbox.WithPerEndpoint(-1),
 		outbox.WithLogger(quietLogger()),
 		outbox.WithSenderOptions(webhook.WithHTTPClient(&http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}})),
 	}, more...)

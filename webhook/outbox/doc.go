@@ -17,6 +17,10 @@
 // Retries follow durable.DefaultBackOff (25 attempts over about two and a
 // half days) unless WithSenderOptions gives webhook.WithBackOff. Every
 // attempt is written to the delivery log (Log); deliveries that gave up are
-// listed by DeadLetters and sent again, with the same delivery ID, by
-// Redeliver.
+// listed by DeadLetters, reported as they give up to the WithOnDeadLetter
+// function, and sent again, with the same delivery ID, by Redeliver.
+//
+// No webhook record gets more than a fair share of the workers (a quarter,
+// at least one; WithPerEndpoint changes it): a receiver that hangs delays
+// its own deliveries, not the other records'.
 package outbox

@@ -59,6 +59,8 @@ type backend struct {
 	jobs func(ctx context.Context, p *river.JobListParams) (*river.JobListResult, error)
 	// close is the Outbox's Close.
 	close func(ctx context.Context) error
+	// client is the River client, as what Close must stop.
+	client interface{ Stopped() <-chan struct{} }
 	// dispatchTx dispatches msg in an app transaction that commits or rolls back.
 	dispatchTx func(ctx context.Context, msg trigger.Message, commit bool) ([]webhook.Delivery, error)
 }
@@ -104,7 +106,7 @@ func openSQLiteAt(t *testing.T, path string, opts ...outbox.Option) *backend {
 	ctx := context.Background()
 	require.NoError(t, ob.Migrate(ctx))
 	return &backend{
-		name: "sqlite", ob: ob, store: ob.Store(), log: ob.Log(), redeliver: ob.Redeliver, jobs: ob.Client().JobList, close: ob.Close,
+		name: "sqlite", ob: ob, store: ob.Store(), log: ob.Log(), redeliver: ob.Redeliver, jobs: ob.Client().JobList, close: ob.Close, client: ob.Client(),
 		dispatchTx: func(ctx context.Context, msg trigger.Message, commit bool) ([]webhook.Delivery, error) {
 			tx, err := ob.DB().BeginTx(ctx, nil)
 			if err != nil {
@@ -131,7 +133,7 @@ func openPostgresAt(t *testing.T, schema, dsn string, opts ...outbox.Option) *ba
 	t.Cleanup(func() { _ = ob.Close(context.Background()) })
 	require.NoError(t, ob.Migrate(context.Background()))
 	return &backend{
-		name: "postgres", ob: ob, store: ob.Store(), log: ob.Log(), redeliver: ob.Redeliver, jobs: ob.Client().JobList, close: ob.Close,
+		name: "postgres", ob: ob, store: ob.Store(), log: ob.Log(), redeliver: ob.Redeliver, jobs: ob.Client().JobList, close: ob.Close, client: ob.Client(),
 		dispatchTx: func(ctx context.Context, msg trigger.Message, commit bool) ([]webhook.Delivery, error) {
 			tx, err := pool.Begin(ctx)
 			if err != nil {

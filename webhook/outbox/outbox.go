@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,6 +20,14 @@ import (
 	"github.com/outhook/outhook/trigger"
 	"github.com/outhook/outhook/webhook"
 	"github.com/outhook/outhook/webhook/sqlstore"
+)
+
+var (
+	// ErrClosed is returned by an Outbox's methods after Close.
+	ErrClosed = errors.New("outbox: closed")
+	// ErrNotMigrated is returned by Start, and by Dispatch and DispatchTx
+	// when they fail, on a database that lacks the outbox's tables.
+	ErrNotMigrated = errors.New("outbox: the database has no outbox tables: call Migrate first")
 )
 
 // Defaults of an Outbox built with New; the driver packages (outboxsqlite,
@@ -50,6 +59,8 @@ type config struct {
 	river               func(*river.Config)
 	rescueOnStart       bool
 	now                 func() time.Time
+	perEndpoint         int
+	onDeadLetter        func(context.Context, transport.Envelope, transport.Result)
 }
 
 // WithWorkers sets how many deliveries this process sends at once (the
@@ -129,6 +140,24 @@ func WithRiverConfig(edit func(*river.Config)) Option { return func(c *config) {
 // when several processes work one database.
 func WithRescueOnStart(on bool) Option { return func(c *config) { c.rescueOnStart = on } }
 
+// WithPerEndpoint sets the most attempts one webhook record may have in
+// flight in this process. By default a record gets a fair share of the
+// workers, a quarter of them and at least one (durable.FairShare of
+// WithWorkers), so that a receiver that hangs cannot hold up the other
+// records' deliveries; a negative n removes the limit. A delivery whose
+// record holds its share waits about half a second and tries again, costing
+// no attempt (see durable.Worker).
+func WithPerEndpoint(n int) Option { return func(c *config) { c.perEndpoint = n } }
+
+// WithOnDeadLetter sets a function called once for each delivery that gives
+// up, after its last attempt is in the delivery log: its retries ran out, it
+// failed permanently, or its record was deleted or disabled (res.Err tells
+// which; see durable.WithOnDeadLetter). These are the deliveries DeadLetters
+// lists; Redeliver sends one again.
+func WithOnDeadLetter(fn func(ctx context.Context, env transport.Envelope, res transport.Result)) Option {
+	return func(c *config) { c.onDeadLetter = fn }
+}
+
 // WithClock sets the clock of the retry schedule and the log's retention
 // (time.Now otherwise). River keeps its own clock for when jobs run.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
@@ -147,10 +176,14 @@ type Outbox[TTx any] struct {
 
 	driver  riverdriver.Driver[TTx]
 	db      *sql.DB
+	reader  *sql.DB // nil: db
 	dialect sqlstore.Dialect
 	schema  string
 	logger  *slog.Logger
 	rescue  bool
+
+	closed   atomic.Bool
+	migrated atomic.Bool // seen migrated once: no need to look again
 	// begin starts a transaction for Redeliver when TTx is *sql.Tx.
 	begin func(ctx context.Context) (tx TTx, commit, rollback func() error, err error)
 }
@@ -217,7 +250,7 @@ func New[TTx any](driver riverdriver.Driver[TTx], db *sql.DB, d sqlstore.Dialect
 	if store == nil {
 		store = sqlstore.New(db, d, sqlstore.WithReader(cfg.reader))
 	}
-	o := &Outbox[TTx]{driver: driver, db: db, dialect: d, schema: cfg.schema, logger: cfg.logger,
+	o := &Outbox[TTx]{driver: driver, db: db, reader: cfg.reader, dialect: d, schema: cfg.schema, logger: cfg.logger,
 		rescue: cfg.rescueOnStart, store: store, log: sqlstore.NewLog(db, d, sqlstore.WithReader(cfg.reader))}
 	// The caller's options come after the defaults, so theirs win.
 	sopts := append([]webhook.SenderOption{webhook.WithLogger(cfg.logger), webhook.WithBackOff(durable.DefaultBackOff)},
@@ -232,8 +265,6 @@ func New[TTx any](driver riverdriver.Driver[TTx], db *sql.DB, d sqlstore.Dialect
 	o.dispatcher = webhook.NewDispatcher(store, reg, dopts...)
 
 	workers := river.NewWorkers()
-	river.AddWorker(workers, durable.NewWorker(o.dispatcher.Sender(), durable.WithAttemptLog(o.log),
-		durable.WithLogger(cfg.logger), durable.WithJobTimeout(cfg.jobTimeout), durable.WithClock(cfg.now)))
 	rc := &river.Config{
 		Logger:                      cfg.logger,
 		Schema:                      cfg.schema,
@@ -260,6 +291,12 @@ func New[TTx any](driver riverdriver.Driver[TTx], db *sql.DB, d sqlstore.Dialect
 			rc.RescueStuckJobsAfter = rescueAfter(rc.JobTimeout)
 		}
 	}
+	// Added after the callback, so that the fair share follows the Queue's
+	// worker count it may have changed.
+	river.AddWorker(workers, durable.NewWorker(o.dispatcher.Sender(), durable.WithAttemptLog(o.log),
+		durable.WithLogger(cfg.logger), durable.WithJobTimeout(cfg.jobTimeout), durable.WithClock(cfg.now),
+		durable.WithQueueWorkers(rc.Queues[durable.Queue].MaxWorkers), durable.WithPerEndpoint(cfg.perEndpoint),
+		durable.WithOnDeadLetter(cfg.onDeadLetter)))
 	if _, ok := any((*TTx)(nil)).(**sql.Tx); ok {
 		o.begin = func(ctx context.Context) (TTx, func() error, func() error, error) {
 			tx, err := db.BeginTx(ctx, nil)
@@ -283,6 +320,9 @@ func New[TTx any](driver riverdriver.Driver[TTx], db *sql.DB, d sqlstore.Dialect
 // Redeliver uses (durable.Migrate), and outhook's tables (sqlstore.Migrate).
 // It is idempotent.
 func (o *Outbox[TTx]) Migrate(ctx context.Context) error {
+	if o.closed.Load() {
+		return ErrClosed
+	}
 	if err := durable.Migrate(ctx, o.driver, o.db, o.schema, o.logger); err != nil {
 		return err
 	}
@@ -312,8 +352,15 @@ func (o *Outbox[TTx]) rescueRunning(ctx context.Context) error {
 // pass a context that lives as long as the Outbox, not a request's.
 //
 // With WithRescueOnStart it first puts deliveries a crash left running back
-// in the queue.
+// in the queue. On a database that Migrate has not prepared it returns
+// ErrNotMigrated; after Close, ErrClosed.
 func (o *Outbox[TTx]) Start(ctx context.Context) error {
+	if o.closed.Load() {
+		return ErrClosed
+	}
+	if err := o.checkMigrated(ctx); err != nil {
+		return err
+	}
 	if o.rescue {
 		if err := o.rescueRunning(ctx); err != nil {
 			return err
@@ -323,8 +370,13 @@ func (o *Outbox[TTx]) Start(ctx context.Context) error {
 }
 
 // Stop stops fetching new deliveries and waits for the running attempts to
-// finish, or for ctx to end.
-func (o *Outbox[TTx]) Stop(ctx context.Context) error { return o.client.Stop(ctx) }
+// finish, or for ctx to end. Start starts it again.
+func (o *Outbox[TTx]) Stop(ctx context.Context) error {
+	if o.closed.Load() {
+		return ErrClosed
+	}
+	return o.client.Stop(ctx)
+}
 
 // stopTimeout bounds how long Close waits for cancelled attempts.
 const stopTimeout = 10 * time.Second
@@ -334,7 +386,12 @@ const stopTimeout = 10 * time.Second
 // the same delivery ID) and waits for them up to 10 seconds more, so that
 // no River goroutine outlives Close; the error then says ctx ended. It closes
 // no database: the driver packages' Close does that too.
+//
+// After Close every method, Close included, returns ErrClosed.
 func (o *Outbox[TTx]) Close(ctx context.Context) error {
+	if !o.closed.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
 	err := o.client.Stop(ctx)
 	if err == nil {
 		return nil
@@ -345,20 +402,96 @@ func (o *Outbox[TTx]) Close(ctx context.Context) error {
 }
 
 // Dispatch enqueues msg for every active record subscribed to its trigger.
+// On a database that Migrate has not prepared it fails with ErrNotMigrated;
+// after Close, with ErrClosed.
 func (o *Outbox[TTx]) Dispatch(ctx context.Context, msg trigger.Message) ([]webhook.Delivery, error) {
-	return o.dispatcher.Dispatch(ctx, msg)
+	if o.closed.Load() {
+		return nil, ErrClosed
+	}
+	ds, err := o.dispatcher.Dispatch(ctx, msg)
+	return ds, o.explain(ctx, err)
 }
 
 // DispatchTx enqueues msg inside the application's transaction tx: the
-// deliveries exist if and only if tx commits.
+// deliveries exist if and only if tx commits. Its errors are Dispatch's.
 func (o *Outbox[TTx]) DispatchTx(ctx context.Context, tx TTx, msg trigger.Message) ([]webhook.Delivery, error) {
-	return o.dispatcher.DispatchVia(ctx, o.transport.InTx(tx), msg)
+	if o.closed.Load() {
+		return nil, ErrClosed
+	}
+	ds, err := o.dispatcher.DispatchVia(ctx, o.transport.InTx(tx), msg)
+	return ds, o.explain(ctx, err)
+}
+
+// explain adds ErrNotMigrated to err, a failed Dispatch's error, when the
+// database lacks the outbox's tables.
+func (o *Outbox[TTx]) explain(ctx context.Context, err error) error {
+	if err == nil || o.migrated.Load() {
+		return err
+	}
+	// Through the reader when there is one: the app's transaction may hold
+	// SQLite's one writer connection (DispatchTx). Bounded, in case it has
+	// no other.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), migratedCheckTimeout)
+	defer cancel()
+	if cerr := o.checkMigrated(cctx); errors.Is(cerr, ErrNotMigrated) {
+		return fmt.Errorf("%w (%w)", cerr, err)
+	}
+	return err
+}
+
+// migratedCheckTimeout bounds the look for the outbox's tables after a
+// failed Dispatch.
+const migratedCheckTimeout = 5 * time.Second
+
+// checkMigrated returns ErrNotMigrated if River's job table or the delivery
+// log's table is missing; other errors of the look are returned as they are.
+func (o *Outbox[TTx]) checkMigrated(ctx context.Context) error {
+	if o.migrated.Load() {
+		return nil
+	}
+	db := o.db
+	if o.reader != nil {
+		db = o.reader
+	}
+	var riverOK, logOK bool
+	var err error
+	if o.driver.DatabaseName() == riverdriver.DatabaseNamePostgres {
+		// River's table is in the schema; outhook's follow the search_path.
+		table := "river_job"
+		if o.schema != "" {
+			table = `"` + strings.ReplaceAll(o.schema, `"`, `""`) + `".river_job`
+		}
+		err = db.QueryRowContext(ctx, `SELECT to_regclass($1) IS NOT NULL, to_regclass('outhook_attempt') IS NOT NULL`, table).Scan(&riverOK, &logOK)
+	} else {
+		master := "sqlite_master"
+		if o.schema != "" { // an attached database
+			master = `"` + strings.ReplaceAll(o.schema, `"`, `""`) + `".sqlite_master`
+		}
+		err = db.QueryRowContext(ctx, `SELECT
+	EXISTS (SELECT 1 FROM `+master+` WHERE type = 'table' AND name = 'river_job'),
+	EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outhook_attempt')`).Scan(&riverOK, &logOK)
+	}
+	if err != nil {
+		return fmt.Errorf("outbox: look for the outbox's tables: %w", err)
+	}
+	if !riverOK || !logOK {
+		return ErrNotMigrated
+	}
+	o.migrated.Store(true)
+	return nil
 }
 
 // DeadLetters lists deliveries that gave up; see durable.Transport.DeadLetters.
 func (o *Outbox[TTx]) DeadLetters(ctx context.Context, limit int) ([]durable.DeadLetter, error) {
+	if o.closed.Load() {
+		return nil, ErrClosed
+	}
 	return o.transport.DeadLetters(ctx, limit)
 }
+
+// Closed reports whether Close was called. The driver packages' methods
+// check it before using a database that Close closed.
+func (o *Outbox[TTx]) Closed() bool { return o.closed.Load() }
 
 // Redeliver enqueues a finished delivery again with the same delivery ID;
 // see durable.Transport.RedeliverTx. With TTx *sql.Tx (SQLite, outboxpg.NewSQL)
@@ -366,6 +499,9 @@ func (o *Outbox[TTx]) DeadLetters(ctx context.Context, limit int) ([]durable.Dea
 // delivery enqueue it once; outboxpg's Outbox does the same with pgx. Other
 // drivers fall back to Transport.Redeliver.
 func (o *Outbox[TTx]) Redeliver(ctx context.Context, deliveryID uuid.UUID) error {
+	if o.closed.Load() {
+		return ErrClosed
+	}
 	if o.begin == nil {
 		return o.transport.Redeliver(ctx, deliveryID)
 	}

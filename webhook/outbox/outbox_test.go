@@ -261,52 +261,70 @@ func sender(be *backend) transport.Attempter {
 
 // Close with a deadline that a hung attempt outlives cancels the attempt and
 // leaves no River goroutine behind; the delivery is sent after a restart.
+// The log reads 1, 2: the interrupted attempt says so, and the next one has
+// the next number.
 func TestCloseCancelsHungAttempt(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "close.db")
-	var mu sync.Mutex
-	hang := true
-	started := make(chan struct{}, 1)
-	rc := outboxtest.NewReceiver(t, webhook.HeaderDeliveryID)
-	rc.Handle = func(w http.ResponseWriter, r *http.Request, _ string, _ int) bool {
-		mu.Lock()
-		h := hang
-		mu.Unlock()
-		if h {
-			started <- struct{}{}
-			<-r.Context().Done()
-			return false
-		}
-		return true
-	}
-	cfg := outbox.WithSenderOptions(webhook.WithAttemptTimeout(time.Minute))
-	ob, err := outboxsqlite.Open(path, registry(t), testOptions(cfg)...)
-	require.NoError(t, err)
-	require.NoError(t, ob.Migrate(ctx))
-	createHook(t, ob.Store(), rc.URL)
-	require.NoError(t, ob.Start(ctx))
-	ds, err := ob.Dispatch(ctx, PageUpdated{ID: 1})
-	require.NoError(t, err)
-	<-started
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			var mu sync.Mutex
+			hang := true
+			started := make(chan struct{}, 1)
+			rc := outboxtest.NewReceiver(t, webhook.HeaderDeliveryID)
+			rc.Handle = func(w http.ResponseWriter, r *http.Request, _ string, _ int) bool {
+				mu.Lock()
+				h := hang
+				mu.Unlock()
+				if h {
+					started <- struct{}{}
+					<-r.Context().Done()
+					return false
+				}
+				return true
+			}
+			cfg := outbox.WithSenderOptions(webhook.WithAttemptTimeout(time.Minute))
+			var reopen func() *backend
+			switch kind {
+			case "sqlite":
+				path := filepath.Join(t.TempDir(), "close.db")
+				reopen = func() *backend { return openSQLiteAt(t, path, cfg) }
+			case "postgres":
+				schema, dsn := pgtest.NewSchema(t)
+				reopen = func() *backend { return openPostgresAt(t, schema, dsn, cfg) }
+			}
+			be := reopen()
+			createHook(t, be.store, rc.URL)
+			require.NoError(t, be.ob.Start(ctx))
+			ds, err := be.ob.Dispatch(ctx, PageUpdated{ID: 1})
+			require.NoError(t, err)
+			<-started
 
-	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-	defer cancel()
-	begin := time.Now()
-	err = ob.Close(cctx)
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Less(t, time.Since(begin), 15*time.Second)
-	select {
-	case <-ob.Client().Stopped():
-	default:
-		t.Fatal("Close returned with the River client still running")
-	}
+			cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			defer cancel()
+			begin := time.Now()
+			err = be.close(cctx)
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+			assert.Less(t, time.Since(begin), 15*time.Second)
+			select {
+			case <-be.client.Stopped():
+			default:
+				t.Fatal("Close returned with the River client still running")
+			}
 
-	mu.Lock()
-	hang = false
-	mu.Unlock()
-	be := openSQLiteAt(t, path, cfg)
-	require.NoError(t, be.ob.Start(ctx))
-	require.Eventually(t, func() bool { return rc.Seen()[ds[0].ID.String()].Count >= 2 }, 20*time.Second, poll)
+			mu.Lock()
+			hang = false
+			mu.Unlock()
+			be = reopen()
+			require.NoError(t, be.ob.Start(ctx))
+			require.Eventually(t, func() bool { return rc.Seen()[ds[0].ID.String()].Count >= 2 }, 20*time.Second, poll)
+			var log []sqlstoreAttempt
+			require.Eventually(t, func() bool { log = attempts(t, be, ds[0].ID); return len(log) == 2 }, 5*time.Second, poll)
+			assert.Equal(t, 1, log[0].Attempt)
+			assert.Equal(t, "retry", log[0].Outcome)
+			assert.Contains(t, log[0].Error, "interrupted")
+			assert.Equal(t, sqlstoreAttempt{2, http.StatusNoContent, "success", ""}, log[1], "the log reads 1, 2")
+		})
+	}
 }
 
 // Without a job timeout, River's own stuck-job horizon stays: rescuing a job

@@ -57,9 +57,14 @@ func New(pool *pgxpool.Pool, reg *trigger.Registry, opts ...outbox.Option) (*Out
 }
 
 // Close stops the client (see outbox.Outbox.Close: running attempts get
-// until ctx ends, then are cancelled). It leaves the pool open.
+// until ctx ends, then are cancelled). It leaves the pool open. After Close,
+// the Outbox's methods return outbox.ErrClosed.
 func (o *Outbox) Close(ctx context.Context) error {
-	return errors.Join(o.Outbox.Close(ctx), o.db.Close())
+	err := o.Outbox.Close(ctx)
+	if errors.Is(err, outbox.ErrClosed) {
+		return err
+	}
+	return errors.Join(err, o.db.Close())
 }
 
 // Redeliver enqueues a finished delivery again with the same delivery ID,
@@ -67,6 +72,9 @@ func (o *Outbox) Close(ctx context.Context) error {
 // concurrent calls for one delivery, one enqueues it and the other gets
 // durable.ErrInProgress.
 func (o *Outbox) Redeliver(ctx context.Context, deliveryID uuid.UUID) error {
+	if o.Closed() {
+		return outbox.ErrClosed
+	}
 	tx, err := o.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("outboxpg: redeliver %s: begin: %w", deliveryID, err)
