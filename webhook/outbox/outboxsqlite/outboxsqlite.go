@@ -2,10 +2,14 @@ package outboxsqlite
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -29,10 +33,14 @@ const (
 	DefaultReaders = 4
 )
 
-// Outbox is an outbox.Outbox on one SQLite file.
+// Outbox is an outbox.Outbox on one SQLite file, or on one in-memory
+// database (Open with ":memory:" or "").
 type Outbox struct {
 	*outbox.Outbox[*sql.Tx]
 	db, reader *sql.DB
+	// keep holds an in-memory database open while the pool's connection
+	// may be replaced.
+	keep *sql.DB
 }
 
 // DB returns the database, for the application's own transactions
@@ -70,6 +78,12 @@ func OpenReader(path string) (*sql.DB, error) {
 }
 
 func open(path string, readOnly bool) (*sql.DB, error) {
+	return openURI(path, fileURI(path), readOnly)
+}
+
+// openURI opens the SQLite file: URI uri (without parameters), path in
+// errors.
+func openURI(path, uri string, readOnly bool) (*sql.DB, error) {
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)"} {
 		q.Add("_pragma", p)
@@ -79,7 +93,11 @@ func open(path string, readOnly bool) (*sql.DB, error) {
 	} else {
 		q.Set("_txlock", "immediate")
 	}
-	db, err := sql.Open("sqlite", fileURI(path)+"?"+q.Encode())
+	sep := "?"
+	if strings.Contains(uri, "?") {
+		sep = "&"
+	}
+	db, err := sql.Open("sqlite", uri+sep+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("outboxsqlite: open %s: %w", path, err)
 	}
@@ -95,8 +113,22 @@ func fileURI(path string) string {
 // Open opens (creating it if needed) the SQLite database at path and builds
 // an Outbox on it, with this package's defaults (DefaultWorkers,
 // DefaultFetchCooldown, DefaultFetchPollInterval, rescue on start) before
-// opts. Call Migrate, then Start; Close when done.
+// opts. Call Migrate, then Start; Close when done. The directory of path must
+// exist: if it does not, the error says so and matches fs.ErrNotExist.
+//
+// A path of ":memory:" or "" opens a new in-memory database instead, private
+// to this Outbox and gone when it is closed: for tests and demos, since its
+// deliveries do not survive the process. It has one connection, so its
+// reads (Reader is DB) wait while the app holds a transaction.
 func Open(path string, reg *trigger.Registry, opts ...outbox.Option) (*Outbox, error) {
+	if path == "" || path == ":memory:" {
+		return openMemory(reg, opts)
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("outboxsqlite: open %s: directory %s does not exist: %w", path, dir, fs.ErrNotExist)
+		}
+	}
 	db, err := OpenWriter(path)
 	if err != nil {
 		return nil, err
@@ -117,6 +149,40 @@ func Open(path string, reg *trigger.Registry, opts ...outbox.Option) (*Outbox, e
 		rdb.Close()
 		return nil, err
 	}
+	return o, nil
+}
+
+// openMemory opens an Outbox on a new in-memory database. SQLite's memdb
+// VFS shares a database named with a leading '/' between the connections of
+// the process; keep holds one connection so that the database outlives any
+// connection the writer's pool replaces. Readers of a memdb database wait
+// for the writer's transactions, so the writer serves reads too.
+func openMemory(reg *trigger.Registry, opts []outbox.Option) (*Outbox, error) {
+	const path = ":memory:"
+	uri := "file:/outhook-" + rand.Text() + "?vfs=memdb"
+	keep, err := openURI(path, uri, true)
+	if err != nil {
+		return nil, err
+	}
+	keep.SetMaxOpenConns(1)
+	db, err := openURI(path, uri, false)
+	if err != nil {
+		keep.Close()
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	if err := errors.Join(keep.Ping(), db.Ping()); err != nil {
+		keep.Close()
+		db.Close()
+		return nil, fmt.Errorf("outboxsqlite: open %s: %w", path, err)
+	}
+	o, err := New(db, db, reg, opts...)
+	if err != nil {
+		keep.Close()
+		db.Close()
+		return nil, err
+	}
+	o.keep = keep
 	return o, nil
 }
 
@@ -144,11 +210,19 @@ func New(db, rdb *sql.DB, reg *trigger.Registry, opts ...outbox.Option) (*Outbox
 }
 
 // Close stops the client (see outbox.Outbox.Close: running attempts get
-// until ctx ends, then are cancelled) and closes the database.
+// until ctx ends, then are cancelled) and closes the database. After Close,
+// the Outbox's methods return outbox.ErrClosed.
 func (o *Outbox) Close(ctx context.Context) error {
-	err := errors.Join(o.Outbox.Close(ctx), o.db.Close())
+	err := o.Outbox.Close(ctx)
+	if errors.Is(err, outbox.ErrClosed) {
+		return err
+	}
+	err = errors.Join(err, o.db.Close())
 	if o.reader != o.db {
 		err = errors.Join(err, o.reader.Close())
+	}
+	if o.keep != nil {
+		err = errors.Join(err, o.keep.Close())
 	}
 	return err
 }

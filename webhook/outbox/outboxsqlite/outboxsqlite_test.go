@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -134,4 +135,60 @@ func TestReadsDuringAppTransaction(t *testing.T) {
 	assert.NoError(t, err)
 	_, err = ob.Store().List(rctx)
 	assert.NoError(t, err, "the store reads through the reader")
+}
+
+// ":memory:" and "" open one in-memory database that the writer and the
+// reads share: deliveries are enqueued, sent and logged. Each Open gets its
+// own database.
+func TestOpenInMemory(t *testing.T) {
+	for _, path := range []string{":memory:", ""} {
+		t.Run(fmt.Sprintf("%q", path), func(t *testing.T) {
+			ctx := context.Background()
+			got := make(chan string, 1)
+			rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got <- r.Header.Get(webhook.HeaderDeliveryID)
+			}))
+			defer rc.Close()
+			reg := trigger.NewRegistry()
+			require.NoError(t, trigger.Register[OrderPaid](reg, "shop/order-paid", ""))
+			open := func() *outboxsqlite.Outbox {
+				ob, err := outboxsqlite.Open(path, reg, outbox.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+					outbox.WithSenderOptions(webhook.WithGuard(netguard.New(netguard.AllowLoopback()))))
+				require.NoError(t, err)
+				t.Cleanup(func() { _ = ob.Close(ctx) })
+				require.NoError(t, ob.Migrate(ctx))
+				return ob
+			}
+			ob, other := open(), open()
+			require.NoError(t, ob.Store().Create(ctx, &webhook.Webhook{Name: "shop", Triggers: []string{"shop/order-paid"}, URL: rc.URL}))
+			require.NoError(t, ob.Start(ctx))
+			ds, err := ob.Dispatch(ctx, OrderPaid{ID: 1})
+			require.NoError(t, err)
+			require.Len(t, ds, 1)
+			select {
+			case id := <-got:
+				assert.Equal(t, ds[0].ID.String(), id)
+			case <-time.After(10 * time.Second):
+				t.Fatal("the delivery was not sent")
+			}
+			require.Eventually(t, func() bool {
+				log, err := ob.Log().ByDelivery(ctx, ds[0].ID)
+				require.NoError(t, err)
+				return len(log) == 1
+			}, 5*time.Second, 10*time.Millisecond, "the log is read from the same database")
+
+			hooks, err := other.Store().List(ctx)
+			require.NoError(t, err)
+			assert.Empty(t, hooks, "another in-memory Outbox has its own database")
+		})
+	}
+}
+
+// A path in a directory that does not exist is refused with an error that
+// says so.
+func TestOpenMissingDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "missing")
+	_, err := outboxsqlite.Open(filepath.Join(dir, "outhook.db"), trigger.NewRegistry())
+	require.ErrorIs(t, err, fs.ErrNotExist)
+	assert.Contains(t, err.Error(), "directory "+dir+" does not exist")
 }
