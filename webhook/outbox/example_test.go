@@ -11,10 +11,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/outhook/outhook/transport"
 	"github.com/outhook/outhook/transport/durable"
 	"github.com/outhook/outhook/trigger"
 	"github.com/outhook/outhook/webhook"
@@ -112,7 +114,8 @@ func Example_bringYourOwnRiver() {
 
 	sender := webhook.NewSender(store)
 	workers := river.NewWorkers()
-	river.AddWorker(workers, durable.NewWorker(sender, durable.WithAttemptLog(sqlstore.NewLog(db, sqlstore.Postgres))))
+	river.AddWorker(workers, durable.NewWorker(sender, durable.WithAttemptLog(sqlstore.NewLog(db, sqlstore.Postgres)),
+		durable.WithQueueWorkers(32))) // the Queue's MaxWorkers below: each record's fair share is 8
 	// ... the app's own workers ...
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Workers: workers,
@@ -194,4 +197,43 @@ func ExampleOutbox_Redeliver() {
 	// first attempt: 410
 	// dead letter: true cancelled 1
 	// redelivered: 204
+}
+
+// The application hears of each delivery that gives up, without polling
+// DeadLetters. This outbox is in memory: for tests and demos.
+func ExampleWithOnDeadLetter() {
+	ctx := context.Background()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+
+	reg := trigger.NewRegistry()
+	_ = trigger.Register[PageUpdated](reg, "myapp/page-updated", "a page was saved")
+	gaveUp := make(chan transport.Result, 1)
+	ob, err := outboxsqlite.Open(":memory:", reg, outbox.WithLogger(quietLogger()),
+		outbox.WithOnDeadLetter(func(ctx context.Context, env transport.Envelope, res transport.Result) {
+			gaveUp <- res // e.g. tell the record's owner, or disable the record
+		}),
+		outbox.WithSenderOptions(webhook.WithGuard(netguard.New(netguard.AllowLoopback())),
+			webhook.WithBackOff(func() backoff.BackOff { // three attempts, quickly
+				return backoff.WithMaxRetries(backoff.NewConstantBackOff(10*time.Millisecond), 2)
+			})))
+	if err != nil {
+		panic(err)
+	}
+	defer ob.Close(ctx)
+	if err := ob.Migrate(ctx); err != nil {
+		panic(err)
+	}
+	_ = ob.Store().Create(ctx, &webhook.Webhook{Name: "CRM", Triggers: []string{"myapp/page-updated"}, URL: srv.URL})
+	if err := ob.Start(ctx); err != nil {
+		panic(err)
+	}
+	ds, _ := ob.Dispatch(ctx, PageUpdated{ID: 42})
+
+	res := <-gaveUp
+	fmt.Println(res.DeliveryID == ds[0].ID, res.Status, res.Attempts, res.Last.StatusCode)
+	// Output:
+	// true failed 3 503
 }

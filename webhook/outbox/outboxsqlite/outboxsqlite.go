@@ -56,6 +56,7 @@ func (o *Outbox) Reader() *sql.DB { return o.reader }
 // outhook need: WAL journal, a 10 s busy timeout (for other processes),
 // synchronous=NORMAL (in WAL mode a commit survives a process crash), BEGIN
 // IMMEDIATE transactions, and a single connection, as riversqlite recommends.
+// Like Open, it refuses a path whose directory does not exist.
 func OpenWriter(path string) (*sql.DB, error) {
 	db, err := open(path, false)
 	if err != nil {
@@ -78,6 +79,12 @@ func OpenReader(path string) (*sql.DB, error) {
 }
 
 func open(path string, readOnly bool) (*sql.DB, error) {
+	// SQLite would say only "unable to open database file", at first use.
+	if dir := filepath.Dir(path); dir != "" {
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("outboxsqlite: open %s: directory %s does not exist: %w", path, dir, fs.ErrNotExist)
+		}
+	}
 	return openURI(path, fileURI(path), readOnly)
 }
 
@@ -123,11 +130,6 @@ func fileURI(path string) string {
 func Open(path string, reg *trigger.Registry, opts ...outbox.Option) (*Outbox, error) {
 	if path == "" || path == ":memory:" {
 		return openMemory(reg, opts)
-	}
-	if dir := filepath.Dir(path); dir != "" {
-		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("outboxsqlite: open %s: directory %s does not exist: %w", path, dir, fs.ErrNotExist)
-		}
 	}
 	db, err := OpenWriter(path)
 	if err != nil {

@@ -187,8 +187,19 @@ func TestOpenInMemory(t *testing.T) {
 // A path in a directory that does not exist is refused with an error that
 // says so.
 func TestOpenMissingDirectory(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "missing")
-	_, err := outboxsqlite.Open(filepath.Join(dir, "outhook.db"), trigger.NewRegistry())
-	require.ErrorIs(t, err, fs.ErrNotExist)
-	assert.Contains(t, err.Error(), "directory "+dir+" does not exist")
+	for _, tc := range []struct {
+		name string
+		open func(path string) error
+	}{
+		{"Open", func(path string) error { _, err := outboxsqlite.Open(path, trigger.NewRegistry()); return err }},
+		{"OpenWriter", func(path string) error { _, err := outboxsqlite.OpenWriter(path); return err }},
+		{"OpenReader", func(path string) error { _, err := outboxsqlite.OpenReader(path); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "missing")
+			err := tc.open(filepath.Join(dir, "outhook.db"))
+			require.ErrorIs(t, err, fs.ErrNotExist)
+			assert.Contains(t, err.Error(), "directory "+dir+" does not exist")
+		})
+	}
 }
