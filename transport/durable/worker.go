@@ -88,10 +88,12 @@ func FairShare(workers int) int { return max(1, workers/4) }
 // Fair share: no webhook record may have more than its share of attempts in
 // flight in this process (FairShare of the Queue's workers unless
 // WithPerEndpoint says otherwise). A job of a record that already holds its
-// share is snoozed for about half a second, with jitter, before any request:
-// no attempt is counted and no log row is written. So a receiver that hangs
-// cannot take every worker, and the other records' deliveries are sent
-// meanwhile.
+// share is snoozed before any request, for about as long as the record's
+// attempts take (from 0.1 s to 30 s, with jitter; a hung receiver's
+// attempts count as long as they have been running): no attempt is counted
+// and no log row is written. So a receiver that hangs cannot take every
+// worker, and the other records' deliveries are sent meanwhile. With one
+// record only, deliveries go out on its share of the workers.
 //
 // Retry-After goes through NextRetry rather than river.JobSnooze: a snooze
 // gives the attempt back (River decrements the attempt count), so a receiver
@@ -252,8 +254,10 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	}
 	interrupted := interruptions(job.JobRow)
 	n := job.Attempt + job.Args.AttemptOffset + interrupted
-	at := w.a.Attempt(ctx, env, n)
-	w.release(env.WebhookID, start)
+	at := func() transport.Attempt {
+		defer w.release(env.WebhookID, start) // even if the Attempter panics
+		return w.a.Attempt(ctx, env, n)
+	}()
 	if at.Outcome == transport.Defer {
 		// No request was made (an open circuit breaker, a rate limit): a
 		// snooze gives the attempt back, which is what Defer means.

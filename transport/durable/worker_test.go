@@ -355,3 +355,25 @@ func TestOnDeadLetterPanics(t *testing.T) {
 	assert.True(t, errors.As(err, &cancel), "the job is cancelled: %v", err)
 	assert.Equal(t, 1, calls)
 }
+
+// panicky panics on its first attempt, then succeeds.
+type panicky struct{ calls int }
+
+func (p *panicky) Attempt(_ context.Context, _ transport.Envelope, n int) transport.Attempt {
+	if p.calls++; p.calls == 1 {
+		panic("attempter bug")
+	}
+	return transport.Attempt{Number: n, Outcome: transport.Success, StatusCode: 204}
+}
+
+func (p *panicky) NewBackOff() backoff.BackOff { return &backoff.StopBackOff{} }
+
+// An Attempter's panic (which River recovers) gives the record's place back.
+func TestPanicReleasesTheShare(t *testing.T) {
+	a := &panicky{}
+	w := durable.NewWorker(a, durable.WithPerEndpoint(1))
+	env := envelopes(uuid.New(), 1)[0]
+	assert.Panics(t, func() { _ = w.Work(context.Background(), job(env)) })
+	assert.NoError(t, w.Work(context.Background(), job(env)), "not snoozed: the place was given back")
+	assert.Equal(t, 2, a.calls)
+}

@@ -145,8 +145,10 @@ func WithRescueOnStart(on bool) Option { return func(c *config) { c.rescueOnStar
 // workers, a quarter of them and at least one (durable.FairShare of
 // WithWorkers), so that a receiver that hangs cannot hold up the other
 // records' deliveries; a negative n removes the limit. A delivery whose
-// record holds its share waits about half a second and tries again, costing
-// no attempt (see durable.Worker).
+// record holds its share waits (about as long as the record's attempts take,
+// from 0.1 s to 30 s) and tries again, costing no attempt (see
+// durable.Worker). With one record only, deliveries go out on its share of
+// the workers: give a larger n where that matters more than fairness.
 func WithPerEndpoint(n int) Option { return func(c *config) { c.perEndpoint = n } }
 
 // WithOnDeadLetter sets a function called once for each delivery that gives
