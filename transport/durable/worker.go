@@ -107,7 +107,8 @@ type Worker struct {
 	timeout      time.Duration
 	now          func() time.Time
 	queueWorkers int
-	perEndpoint  int // after NewWorker: the limit, or < 0 for none
+	perEndpoint  int // after NewWorker: the limit, or <= 0 for none
+	perSet       bool
 	onDeadLetter func(context.Context, transport.Envelope, transport.Result)
 
 	mu       sync.Mutex
@@ -145,11 +146,14 @@ func WithJobTimeout(d time.Duration) WorkerOption { return func(w *Worker) { w.t
 func WithQueueWorkers(n int) WorkerOption { return func(w *Worker) { w.queueWorkers = n } }
 
 // WithPerEndpoint sets the most attempts one webhook record may have in
-// flight in this process; the record's other jobs wait (see Worker). 0 keeps
-// the default, FairShare of the Queue's workers; a negative n removes the
-// limit. Several processes working one database each apply it to their own
-// attempts.
-func WithPerEndpoint(n int) WorkerOption { return func(w *Worker) { w.perEndpoint = n } }
+// flight in this process; the record's other jobs wait (see Worker). n <= 0
+// lifts the limit: one record may then take every worker. Without this
+// option the limit is FairShare of the Queue's workers, as with
+// transport.WithPerEndpoint. Several processes working one database each
+// apply it to their own attempts.
+func WithPerEndpoint(n int) WorkerOption {
+	return func(w *Worker) { w.perEndpoint, w.perSet = n, true }
+}
 
 // WithOnDeadLetter sets a function called once for each delivery the Worker
 // gives up on, after its last attempt is in the delivery log and before River
@@ -182,7 +186,7 @@ func NewWorker(a transport.Attempter, opts ...WorkerOption) *Worker {
 	if w.now == nil {
 		w.now = time.Now
 	}
-	if w.perEndpoint == 0 {
+	if !w.perSet {
 		workers := w.queueWorkers
 		if workers <= 0 {
 			workers = assumedQueueWorkers

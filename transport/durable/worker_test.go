@@ -129,7 +129,8 @@ func TestPerEndpointShare(t *testing.T) {
 		{"a quarter of the queue's workers", []durable.WorkerOption{durable.WithQueueWorkers(8)}, 2},
 		{"at least one", []durable.WorkerOption{durable.WithQueueWorkers(2)}, 1},
 		{"set", []durable.WorkerOption{durable.WithQueueWorkers(8), durable.WithPerEndpoint(3)}, 3},
-		{"no limit", []durable.WorkerOption{durable.WithQueueWorkers(4), durable.WithPerEndpoint(-1)}, 0},
+		{"lifted", []durable.WorkerOption{durable.WithQueueWorkers(4), durable.WithPerEndpoint(-1)}, 0},
+		{"lifted by 0", []durable.WorkerOption{durable.WithQueueWorkers(4), durable.WithPerEndpoint(0)}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()

@@ -25,10 +25,23 @@ import (
 // a generous bound, not a measurement: without the share every worker hangs
 // until the release.
 func TestSlowEndpointDoesNotStarveOthers(t *testing.T) {
+	const workers, hung = 4, 24
+	for _, tc := range []struct {
+		name  string
+		opts  []outbox.Option
+		share int
+	}{
+		{"default share", nil, durable.FairShare(workers)},
+		{"WithPerEndpoint", []outbox.Option{outbox.WithPerEndpoint(3)}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testSlowEndpoint(t, workers, hung, tc.opts, tc.share) })
+	}
+}
+
+func testSlowEndpoint(t *testing.T, workers, hung int, opts []outbox.Option, share int) {
 	forEachBackend(t, func(t *testing.T, open backendFunc) {
 		ctx := context.Background()
-		const workers, hung = 4, 24
-		be := open(t, outbox.WithWorkers(workers), outbox.WithSenderOptions(webhook.WithAttemptTimeout(time.Minute)))
+		be := open(t, append(opts, outbox.WithWorkers(workers), outbox.WithSenderOptions(webhook.WithAttemptTimeout(time.Minute)))...)
 		release := make(chan struct{})
 		var releaseOnce sync.Once
 		unhang := func() { releaseOnce.Do(func() { close(release) }) }
@@ -64,13 +77,14 @@ func TestSlowEndpointDoesNotStarveOthers(t *testing.T) {
 			return envs
 		}
 		slowEnvs := send(slowHook.ID, hung)
-		require.Eventually(t, func() bool { return slow.Distinct() > 0 }, 10*time.Second, poll, "the slow receiver is reached")
+		require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return peak >= share }, 10*time.Second, poll,
+			"the slow record takes its share")
 		fastEnv := send(fastHook.ID, 1)[0]
 
 		require.Eventually(t, func() bool { return fast.Seen()[fastEnv.DeliveryID.String()].Count == 1 }, 20*time.Second, poll,
 			"the other record's delivery waits for the slow one's")
 		mu.Lock()
-		assert.Equal(t, durable.FairShare(workers), peak, "the slow record holds its share of the workers, no more")
+		assert.Equal(t, share, peak, "the slow record holds its share of the workers, no more")
 		mu.Unlock()
 
 		unhang()

@@ -59,7 +59,7 @@ type config struct {
 	river               func(*river.Config)
 	rescueOnStart       bool
 	now                 func() time.Time
-	perEndpoint         int
+	perEndpoint         *int
 	onDeadLetter        func(context.Context, transport.Envelope, transport.Result)
 }
 
@@ -144,12 +144,12 @@ func WithRescueOnStart(on bool) Option { return func(c *config) { c.rescueOnStar
 // flight in this process. By default a record gets a fair share of the
 // workers, a quarter of them and at least one (durable.FairShare of
 // WithWorkers), so that a receiver that hangs cannot hold up the other
-// records' deliveries; a negative n removes the limit. A delivery whose
+// records' deliveries; n <= 0 lifts the limit. A delivery whose
 // record holds its share waits (about as long as the record's attempts take,
 // from 0.1 s to 30 s) and tries again, costing no attempt (see
 // durable.Worker). With one record only, deliveries go out on its share of
 // the workers: give a larger n where that matters more than fairness.
-func WithPerEndpoint(n int) Option { return func(c *config) { c.perEndpoint = n } }
+func WithPerEndpoint(n int) Option { return func(c *config) { c.perEndpoint = &n } }
 
 // WithOnDeadLetter sets a function called once for each delivery that gives
 // up, after its last attempt is in the delivery log: its retries ran out, it
@@ -295,10 +295,13 @@ func New[TTx any](driver riverdriver.Driver[TTx], db *sql.DB, d sqlstore.Dialect
 	}
 	// Added after the callback, so that the fair share follows the Queue's
 	// worker count it may have changed.
-	river.AddWorker(workers, durable.NewWorker(o.dispatcher.Sender(), durable.WithAttemptLog(o.log),
-		durable.WithLogger(cfg.logger), durable.WithJobTimeout(cfg.jobTimeout), durable.WithClock(cfg.now),
-		durable.WithQueueWorkers(rc.Queues[durable.Queue].MaxWorkers), durable.WithPerEndpoint(cfg.perEndpoint),
-		durable.WithOnDeadLetter(cfg.onDeadLetter)))
+	wopts := []durable.WorkerOption{durable.WithAttemptLog(o.log), durable.WithLogger(cfg.logger),
+		durable.WithJobTimeout(cfg.jobTimeout), durable.WithClock(cfg.now),
+		durable.WithQueueWorkers(rc.Queues[durable.Queue].MaxWorkers), durable.WithOnDeadLetter(cfg.onDeadLetter)}
+	if cfg.perEndpoint != nil {
+		wopts = append(wopts, durable.WithPerEndpoint(*cfg.perEndpoint))
+	}
+	river.AddWorker(workers, durable.NewWorker(o.dispatcher.Sender(), wopts...))
 	if _, ok := any((*TTx)(nil)).(**sql.Tx); ok {
 		o.begin = func(ctx context.Context) (TTx, func() error, func() error, error) {
 			tx, err := db.BeginTx(ctx, nil)
