@@ -49,7 +49,7 @@ func riverRow(kind string, workers, n, quickN int) *row {
 		setup: func(ctx context.Context, e *env) (sides, error) {
 			var noop atomic.Pointer[tally]
 			opts, closeClient := e.senderOptions(workers)
-			cfg := []outbox.Option{outbox.WithWorkers(workers), outbox.WithLogger(e.log), outbox.WithSenderOptions(opts...),
+			cfg := []outbox.Option{outbox.WithWorkers(workers), outbox.WithPerEndpoint(-1), outbox.WithLogger(e.log), outbox.WithSenderOptions(opts...),
 				outbox.WithRiverConfig(func(rc *river.Config) { river.AddWorker(rc.Workers, &noopWorker{tally: &noop}) })}
 			var s sides
 			var err error

@@ -64,7 +64,8 @@ type config struct {
 }
 
 // WithWorkers sets how many deliveries this process sends at once (the
-// Queue's MaxWorkers; DefaultWorkers otherwise).
+// Queue's MaxWorkers). Without it, outbox.New uses DefaultWorkers (16), and
+// outboxsqlite.Open/New and outboxpg.New/NewSQL 64.
 func WithWorkers(n int) Option { return func(c *config) { c.workers = n } }
 
 // WithFetchCooldown sets River's fetch cooldown for the Queue (River's
