@@ -18,8 +18,16 @@ type Envelope struct {
 	DeliveryID uuid.UUID
 	// WebhookID is the record the body goes to.
 	WebhookID uuid.UUID
+	// Tenant is the tenant the message was dispatched for ("" for the
+	// application's own records). The Attempter refuses to deliver to a
+	// record of another tenant.
+	Tenant string
 	// Trigger is the identifier of the message's trigger.
 	Trigger string
+	// IdempotencyKey is the key the message was dispatched with, or "". A
+	// Deduplicator transport inserts at most one delivery per record for
+	// the same tenant, trigger and key.
+	IdempotencyKey string
 	// Body is the encoded message. It is shared by all envelopes of a
 	// Dispatch and must not be modified.
 	Body []byte
@@ -113,8 +121,12 @@ const (
 
 // Result is what a transport reports for one envelope.
 type Result struct {
-	// DeliveryID matches the envelope.
+	// DeliveryID matches the envelope, or is the earlier delivery a
+	// Deduplicator returns for it.
 	DeliveryID uuid.UUID
+	// Duplicate is set by a Deduplicator for an envelope it did not accept
+	// because an earlier delivery has its idempotency key.
+	Duplicate bool
 	// Status is final for Sync; StatusQueued for asynchronous transports.
 	Status Status
 	// Attempts made so far.
@@ -130,6 +142,19 @@ type Transport interface {
 	// Send delivers or enqueues every envelope and returns one Result per
 	// envelope, in order. An error means none of envs was accepted.
 	Send(ctx context.Context, a Attempter, envs []Envelope) ([]Result, error)
+}
+
+// Deduplicator is implemented by a Transport that de-duplicates envelopes by
+// their IdempotencyKey itself, durably (the River transport, with River's
+// unique jobs). For an envelope whose record already has a delivery of the
+// same tenant, trigger and key, its Send accepts nothing new and returns the
+// existing delivery's Result, with that delivery's DeliveryID. The
+// webhook.Dispatcher keeps its own in-process record of keys for transports
+// that are not Deduplicators.
+type Deduplicator interface {
+	Transport
+	// DeduplicatesByKey reports whether Send honours Envelope.IdempotencyKey.
+	DeduplicatesByKey() bool
 }
 
 // DeliveryError is the error of a delivery that gave up.

@@ -24,7 +24,23 @@ type Trigger struct {
 	Description string `json:"description"`
 	// Type is the Go type name of the message, for diagnostics.
 	Type string `json:"type"`
+	// PerTenant marks a trigger whose messages always belong to a tenant:
+	// dispatching one without naming its tenant is an error, so that it
+	// cannot reach the application's own records (tenant "") by omission.
+	PerTenant bool `json:"per_tenant,omitempty"`
 }
+
+// Option configures a trigger at Register.
+type Option interface{ apply(*Trigger) }
+
+type optionFunc func(*Trigger)
+
+func (f optionFunc) apply(t *Trigger) { f(t) }
+
+// PerTenant marks the trigger's messages as belonging to a tenant: the
+// Dispatcher refuses to dispatch one without a tenant (webhook.ForTenant).
+// Register every trigger of a multi-tenant application's customers with it.
+func PerTenant() Option { return optionFunc(func(t *Trigger) { t.PerTenant = true }) }
 
 var (
 	// ErrUnknownTrigger is returned for a message type or identifier that was never registered.
@@ -53,7 +69,7 @@ func NewRegistry() *Registry { return new(Registry) }
 // Register binds the message type M to identifier. It fails with
 // ErrInvalidIdentifier for a malformed identifier and with ErrDuplicate when
 // the identifier or M is already registered. A pointer to M is looked up as M.
-func Register[M Message](r *Registry, identifier, description string) error {
+func Register[M Message](r *Registry, identifier, description string, opts ...Option) error {
 	if err := ValidateIdentifier(identifier); err != nil {
 		return err
 	}
@@ -62,6 +78,9 @@ func Register[M Message](r *Registry, identifier, description string) error {
 		typ = typ.Elem()
 	}
 	t := Trigger{Identifier: identifier, Description: description, Type: typ.String()}
+	for _, o := range opts {
+		o.apply(&t)
+	}
 
 	r.mu.Lock()
 	defer r.mu.Unlock()

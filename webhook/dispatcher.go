@@ -46,8 +46,14 @@ type Delivery struct {
 	ID uuid.UUID
 	// WebhookID is the record delivered to.
 	WebhookID uuid.UUID
+	// Tenant is the tenant the message was dispatched for.
+	Tenant string
 	// Trigger is the message's trigger identifier.
 	Trigger string
+	// Duplicate is true when an earlier dispatch with the same idempotency
+	// key created this delivery (see WithIdempotencyKey); the other fields
+	// then report that delivery as it stood.
+	Duplicate bool
 	// Status is final for the Sync transport; StatusQueued when a transport
 	// delivers later.
 	Status Status
@@ -63,14 +69,14 @@ type Delivery struct {
 	Err error
 }
 
-// Lookup is what a Dispatcher reads records through: the active records of
-// a trigger when it dispatches, and one record by ID when its Sender makes an
+// Lookup is what a Dispatcher reads records through: the records a route
+// reaches when it dispatches, and one record by ID when its Sender makes an
 // attempt. Every Store is a Lookup; the full Store is for administration.
 type Lookup interface {
 	Getter
-	// ListActive returns the records that are not disabled and subscribe to
-	// the trigger identifier, oldest first.
-	ListActive(ctx context.Context, trigger string) ([]*Webhook, error)
+	// ListActive returns the records a dispatch on route r reaches (see
+	// Webhook.Matches), oldest first.
+	ListActive(ctx context.Context, r Route) ([]*Webhook, error)
 }
 
 // Dispatcher sends trigger messages to the webhook records subscribed to them.
@@ -80,6 +86,7 @@ type Dispatcher struct {
 	records Lookup
 	reg     *trigger.Registry
 	sender  *Sender
+	seen    *idempotencyCache
 }
 
 // NewDispatcher returns a Dispatcher reading records from store (any Lookup,
@@ -88,7 +95,8 @@ type Dispatcher struct {
 // redirects, DefaultBackOff and slog.Default().
 func NewDispatcher(store Lookup, reg *trigger.Registry, opts ...DispatcherOption) *Dispatcher {
 	cfg := newDispatcherConfig(opts)
-	return &Dispatcher{cfg: cfg, records: store, reg: reg, sender: newSender(store, cfg.sender)}
+	return &Dispatcher{cfg: cfg, records: store, reg: reg, sender: newSender(store, cfg.sender),
+		seen: newIdempotencyCache(cfg.idempotencyWindow, cfg.idempotencyKeys)}
 }
 
 // Sender returns the Dispatcher's Sender, the transport.Attempter its
@@ -96,22 +104,52 @@ func NewDispatcher(store Lookup, reg *trigger.Registry, opts ...DispatcherOption
 // durable transport's) uses it.
 func (d *Dispatcher) Sender() *Sender { return d.sender }
 
-// Dispatch delivers msg to every active record subscribed to its trigger,
-// through the Dispatcher's transport, and reports one Delivery per record;
-// none subscribed gives an empty slice. The body is encoded once and shared
-// by all records. An unregistered message type gives an error matching
-// trigger.ErrUnknownTrigger and sends nothing. A delivery that fails is
-// reported in its Delivery.Err, not in the error.
-func (d *Dispatcher) Dispatch(ctx context.Context, msg trigger.Message) ([]Delivery, error) {
-	return d.DispatchVia(ctx, d.cfg.transport, msg)
+// Dispatch delivers msg to every record its dispatch reaches, through the
+// Dispatcher's transport, and reports one Delivery per record; none gives an
+// empty slice. Without options the message goes to the application's own
+// records (tenant "") that subscribe to its trigger and have no channels;
+// WithTenant sends it to one tenant's records instead, WithChannels adds
+// channel labels, WithIdempotencyKey makes a repeated dispatch return the
+// first one's deliveries. The body is encoded once and shared by all records.
+//
+// An unregistered message type gives an error matching
+// trigger.ErrUnknownTrigger, a trigger registered with trigger.PerTenant
+// dispatched without WithTenant ErrTenantRequired; in both cases nothing is
+// sent. A delivery that fails is reported in its Delivery.Err, not in the
+// error.
+func (d *Dispatcher) Dispatch(ctx context.Context, msg trigger.Message, opts ...DispatchOption) ([]Delivery, error) {
+	return d.DispatchVia(ctx, d.cfg.transport, msg, opts...)
 }
 
 // DispatchVia is Dispatch through t instead of the Dispatcher's transport.
 // A transport bound to the application's database transaction makes it a
 // transactional outbox: the deliveries exist if and only if the transaction
 // commits (see the River transport's InTx).
-func (d *Dispatcher) DispatchVia(ctx context.Context, t transport.Transport, msg trigger.Message) ([]Delivery, error) {
-	trg, envs, err := d.prepare(ctx, msg)
+func (d *Dispatcher) DispatchVia(ctx context.Context, t transport.Transport, msg trigger.Message, opts ...DispatchOption) ([]Delivery, error) {
+	dc, err := newDispatchConfig(msg, opts)
+	if err != nil {
+		return nil, err
+	}
+	if dc.key == "" || deduplicates(t) {
+		return d.dispatch(ctx, t, msg, dc)
+	}
+	trg, err := d.reg.Lookup(msg)
+	if err != nil {
+		return nil, err
+	}
+	return d.seen.do(ctx, d.cfg.sender.now(), dc.cacheKey(trg.Identifier), func() ([]Delivery, error) {
+		return d.dispatch(ctx, t, msg, dc)
+	})
+}
+
+// deduplicates reports whether t honours Envelope.IdempotencyKey itself.
+func deduplicates(t transport.Transport) bool {
+	dd, ok := t.(transport.Deduplicator)
+	return ok && dd.DeduplicatesByKey()
+}
+
+func (d *Dispatcher) dispatch(ctx context.Context, t transport.Transport, msg trigger.Message, dc dispatchConfig) ([]Delivery, error) {
+	trg, envs, err := d.prepare(ctx, msg, dc)
 	if err != nil {
 		return nil, err
 	}
@@ -128,10 +166,16 @@ func (d *Dispatcher) DispatchVia(ctx context.Context, t transport.Transport, msg
 	out := make([]Delivery, len(envs))
 	for i, env := range envs {
 		r := results[i]
+		id := env.DeliveryID
+		if r.DeliveryID != uuid.Nil {
+			id = r.DeliveryID // a Deduplicator's earlier delivery
+		}
 		out[i] = Delivery{
-			ID:         env.DeliveryID,
+			ID:         id,
 			WebhookID:  env.WebhookID,
+			Tenant:     env.Tenant,
 			Trigger:    env.Trigger,
+			Duplicate:  r.Duplicate,
 			Status:     r.Status,
 			Attempts:   r.Attempts,
 			StatusCode: r.Last.StatusCode,
@@ -144,15 +188,15 @@ func (d *Dispatcher) DispatchVia(ctx context.Context, t transport.Transport, msg
 }
 
 // prepare does the part of Dispatch that comes before the transport: it looks
-// up msg's trigger, encodes the body once, and returns one envelope per active
-// subscribed record.
-func (d *Dispatcher) prepare(ctx context.Context, msg trigger.Message) (trigger.Trigger, []transport.Envelope, error) {
-	if isNil(msg) {
-		return trigger.Trigger{}, nil, fmt.Errorf("%w (%T)", ErrNilMessage, msg)
-	}
+// up msg's trigger, encodes the body once, and returns one envelope per
+// record the dispatch reaches.
+func (d *Dispatcher) prepare(ctx context.Context, msg trigger.Message, dc dispatchConfig) (trigger.Trigger, []transport.Envelope, error) {
 	trg, err := d.reg.Lookup(msg)
 	if err != nil {
 		return trg, nil, err
+	}
+	if trg.PerTenant && !dc.hasTenant {
+		return trg, nil, fmt.Errorf("%w: %s (%s)", ErrTenantRequired, trg.Identifier, trg.Type)
 	}
 	body, err := encode(msg)
 	if err != nil {
@@ -161,7 +205,8 @@ func (d *Dispatcher) prepare(ctx context.Context, msg trigger.Message) (trigger.
 	if len(body) > d.cfg.maxBody {
 		return trg, nil, fmt.Errorf("%w: %s is %d bytes, the limit is %d", ErrBodyTooLarge, trg.Identifier, len(body), d.cfg.maxBody)
 	}
-	recs, err := d.records.ListActive(ctx, trg.Identifier)
+	route := Route{Tenant: dc.tenant, Trigger: trg.Identifier, Channels: dc.channels}
+	recs, err := d.records.ListActive(ctx, route)
 	if err != nil {
 		return trg, nil, fmt.Errorf("webhook: list records for %s: %w", trg.Identifier, err)
 	}
@@ -169,11 +214,13 @@ func (d *Dispatcher) prepare(ctx context.Context, msg trigger.Message) (trigger.
 	envs := make([]transport.Envelope, len(recs))
 	for i, w := range recs {
 		envs[i] = transport.Envelope{
-			DeliveryID: d.cfg.newID(),
-			WebhookID:  w.ID,
-			Trigger:    trg.Identifier,
-			Body:       body,
-			CreatedAt:  now,
+			DeliveryID:     d.cfg.newID(),
+			WebhookID:      w.ID,
+			Tenant:         dc.tenant,
+			Trigger:        trg.Identifier,
+			IdempotencyKey: dc.key,
+			Body:           body,
+			CreatedAt:      now,
 		}
 	}
 	return trg, envs, nil

@@ -417,9 +417,9 @@ func TestConcurrentDispatch(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			recs, err := store.List(ctx)
+			recs, err := store.List(ctx, webhook.ListQuery{})
 			if assert.NoError(t, err) {
-				_, err := webhook.Modify(ctx, store, recs[0].ID, func(w *webhook.Webhook) error {
+				_, err := webhook.Modify(ctx, store, recs.Records[0].ID, func(w *webhook.Webhook) error {
 					w.Description += " edited"
 					return nil
 				})

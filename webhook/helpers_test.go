@@ -120,8 +120,8 @@ func (l fixedLookup) Get(_ context.Context, id uuid.UUID) (*webhook.Webhook, err
 	return l.w.Clone(), nil
 }
 
-func (l fixedLookup) ListActive(_ context.Context, trigger string) ([]*webhook.Webhook, error) {
-	if l.w.Disabled || !l.w.Subscribes(trigger) {
+func (l fixedLookup) ListActive(_ context.Context, r webhook.Route) ([]*webhook.Webhook, error) {
+	if !l.w.Matches(r) {
 		return nil, nil
 	}
 	return []*webhook.Webhook{l.w.Clone()}, nil

@@ -59,6 +59,9 @@ type dispatcherConfig struct {
 	transport transport.Transport
 	newID     func() uuid.UUID
 	maxBody   int
+
+	idempotencyWindow time.Duration
+	idempotencyKeys   int
 }
 
 func defaultSenderConfig() senderConfig {
@@ -100,7 +103,8 @@ func newSenderConfig(opts []SenderOption) senderConfig {
 }
 
 func newDispatcherConfig(opts []DispatcherOption) dispatcherConfig {
-	c := dispatcherConfig{sender: defaultSenderConfig(), newID: newDeliveryID, maxBody: DefaultMaxBodySize}
+	c := dispatcherConfig{sender: defaultSenderConfig(), newID: newDeliveryID, maxBody: DefaultMaxBodySize,
+		idempotencyWindow: DefaultIdempotencyWindow, idempotencyKeys: DefaultIdempotencyKeys}
 	for _, o := range opts {
 		if o != nil {
 			o.applyDispatcher(&c)
@@ -112,6 +116,12 @@ func newDispatcherConfig(opts []DispatcherOption) dispatcherConfig {
 	}
 	if c.newID == nil {
 		c.newID = newDeliveryID
+	}
+	if c.idempotencyWindow <= 0 {
+		c.idempotencyWindow = DefaultIdempotencyWindow
+	}
+	if c.idempotencyKeys <= 0 {
+		c.idempotencyKeys = DefaultIdempotencyKeys
 	}
 	return c
 }
@@ -225,4 +235,18 @@ func WithMaxBodySize(n int) DispatcherOption {
 // WithIDGenerator sets how a Dispatcher makes delivery IDs (UUIDv7 otherwise).
 func WithIDGenerator(newID func() uuid.UUID) DispatcherOption {
 	return dispatcherOption(func(cfg *dispatcherConfig) { cfg.newID = newID })
+}
+
+// WithIdempotencyWindow sets how long the Dispatcher remembers an
+// idempotency key on transports that do not de-duplicate themselves
+// (DefaultIdempotencyWindow; see WithIdempotencyKey).
+func WithIdempotencyWindow(d time.Duration) DispatcherOption {
+	return dispatcherOption(func(cfg *dispatcherConfig) { cfg.idempotencyWindow = d })
+}
+
+// WithIdempotencyKeys sets how many idempotency keys the Dispatcher
+// remembers at most on transports that do not de-duplicate themselves
+// (DefaultIdempotencyKeys); beyond it, the oldest is forgotten first.
+func WithIdempotencyKeys(n int) DispatcherOption {
+	return dispatcherOption(func(cfg *dispatcherConfig) { cfg.idempotencyKeys = n })
 }

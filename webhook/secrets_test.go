@@ -120,8 +120,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 	logger.Info("record", "webhook", rec, "value", *rec)
 	// slog's handlers do not call LogValue on the elements of slices and
 	// maps, and json.Marshal does not either: the Secret type redacts itself.
-	list, err := store.List(context.Background())
+	page, err := store.List(context.Background(), webhook.ListQuery{})
 	require.NoError(t, err)
+	list := page.Records
 	byID := map[string]*webhook.Webhook{rec.ID.String(): rec}
 	logger.Info("records", "list", list, "map", byID, "values", []webhook.Webhook{*rec})
 	slog.New(slog.NewTextHandler(&logs, nil)).Info("records", "list", list, "map", byID, "secret", rec.Secret)

@@ -97,6 +97,8 @@ func (s *Sender) attempt(ctx context.Context, env transport.Envelope, n int) tra
 		return end(at, transport.Retry, fmt.Errorf("%w: load record %s: %w", ErrStoreUnavailable, env.WebhookID, err))
 	case w.Disabled:
 		return end(at, transport.Permanent, fmt.Errorf("%w: %s", ErrWebhookDisabled, env.WebhookID))
+	case w.Tenant != env.Tenant:
+		return end(at, transport.Permanent, fmt.Errorf("%w: %s is not of tenant %q", ErrTenantMismatch, env.WebhookID, env.Tenant))
 	}
 	sg, err := s.signer(w.Signing)
 	if err != nil {
@@ -292,6 +294,7 @@ func (s *Sender) logAttempt(ctx context.Context, env transport.Envelope, at *tra
 	attrs := []slog.Attr{
 		slog.String("delivery_id", env.DeliveryID.String()),
 		slog.String("webhook_id", env.WebhookID.String()),
+		slog.String("tenant", env.Tenant),
 		slog.String("trigger", env.Trigger),
 		slog.Int("attempt", at.Number),
 		slog.String("outcome", at.Outcome.String()),

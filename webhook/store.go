@@ -29,7 +29,9 @@ var ErrConflict = errors.New("webhook: record changed since it was read")
 // Update, return copies the caller may modify, and are safe for concurrent use.
 type Store interface {
 	// Create validates w, fills in a zero ID, an empty secret and the
-	// timestamps (on w too), and stores it.
+	// timestamps (on w too), and stores it. It refuses with an error
+	// matching ErrTenantFull a record whose tenant has the most records the
+	// store allows.
 	Create(ctx context.Context, w *Webhook) error
 	// Get returns the record with id, or an error matching ErrNotFound.
 	Get(ctx context.Context, id uuid.UUID) (*Webhook, error)
@@ -37,7 +39,7 @@ type Store interface {
 	// if w.Version is the stored record's version; otherwise it returns an
 	// error matching ErrConflict and changes nothing. On success it sets
 	// w.Version and w.UpdatedAt to the stored values. An empty w.Secret
-	// keeps the stored one.
+	// keeps the stored one. A record's Tenant cannot change.
 	Update(ctx context.Context, w *Webhook) error
 	// Disable disables the record with id, if it is enabled, with reason
 	// and time at, in one atomic write that changes nothing else (and adds
@@ -46,16 +48,19 @@ type Store interface {
 	Disable(ctx context.Context, id uuid.UUID, reason string, at time.Time) (bool, error)
 	// Delete removes the record with id.
 	Delete(ctx context.Context, id uuid.UUID) error
-	// List returns every record, oldest first.
-	List(ctx context.Context) ([]*Webhook, error)
-	// ListActive returns the records that are not disabled and subscribe to
-	// the trigger identifier, oldest first.
-	ListActive(ctx context.Context, trigger string) ([]*Webhook, error)
+	// List returns a page of the records q selects, oldest first. A cursor
+	// it did not make gives an error matching ErrInvalidCursor.
+	List(ctx context.Context, q ListQuery) (Page, error)
+	// ListActive returns the records a dispatch on route r reaches (see
+	// Webhook.Matches), oldest first, through an index on tenant, trigger
+	// and channel rather than a scan of every record.
+	ListActive(ctx context.Context, r Route) ([]*Webhook, error)
 }
 
 // PrepareCreate validates w and fills in what Create must generate: a random
 // ID when zero, a secret in the signing scheme's format when empty, the
-// timestamps and Version 1. Store implementations call it from Create.
+// timestamps (to the microsecond, as cursors and SQL stores keep them) and
+// Version 1. Store implementations call it from Create.
 func PrepareCreate(w *Webhook, now time.Time) error {
 	if err := w.Validate(); err != nil {
 		return err
@@ -74,23 +79,70 @@ func PrepareCreate(w *Webhook, now time.Time) error {
 		}
 		w.Secret = Secret(s)
 	}
-	now = now.UTC()
+	now = now.UTC().Truncate(time.Microsecond)
 	w.CreatedAt, w.UpdatedAt = now, now
 	w.Version = 1
 	return nil
 }
 
-// MemoryStore is a Store in memory, for tests, examples and single-process
-// apps that configure webhooks in code. The zero value is an empty store,
-// ready to use; it must not be copied after first use.
-type MemoryStore struct {
-	mu   sync.RWMutex
-	recs map[uuid.UUID]*Webhook // created on first Create
-	now  func() time.Time       // nil: time.Now
+// TenantChanged is the error of an Update that would move a record from
+// tenant was to w's tenant. Store implementations return it.
+func TenantChanged(w *Webhook, was string) error {
+	return invalid("tenant", fmt.Sprintf("cannot change (from %q to %q): create a record for the other tenant", was, w.Tenant), nil)
 }
 
-// NewMemoryStore returns an empty MemoryStore, the same as new(MemoryStore).
-func NewMemoryStore() *MemoryStore { return &MemoryStore{} }
+// TenantFull is the error of a Create in w's tenant, which holds limit
+// records already. Store implementations return it; it matches ErrTenantFull.
+func TenantFull(w *Webhook, limit int) error {
+	return fmt.Errorf("%w: tenant %q has %d records", ErrTenantFull, w.Tenant, limit)
+}
+
+// MemoryStore is a Store in memory, for tests, examples and single-process
+// apps that configure webhooks in code. It indexes records by tenant,
+// trigger and channel. The zero value is an empty store without limits,
+// ready to use; it must not be copied after first use.
+type MemoryStore struct {
+	mu       sync.RWMutex
+	recs     map[uuid.UUID]*Webhook // created on first Create
+	routes   map[routeKey]*routeSet // tenant and trigger -> records
+	byTenant map[string]map[uuid.UUID]struct{}
+	now      func() time.Time // nil: time.Now
+	max      int              // records per tenant; 0: no limit
+}
+
+// routeKey indexes the records of one tenant subscribed to one trigger.
+type routeKey struct{ tenant, trigger string }
+
+// routeSet holds the records of one routeKey: those without channels, and
+// the others by channel.
+type routeSet struct {
+	all       map[uuid.UUID]struct{}
+	byChannel map[string]map[uuid.UUID]struct{}
+}
+
+// MemoryStoreOption configures NewMemoryStore.
+type MemoryStoreOption interface{ applyMemoryStore(*MemoryStore) }
+
+type memoryStoreOption func(*MemoryStore)
+
+func (o memoryStoreOption) applyMemoryStore(s *MemoryStore) { o(s) }
+
+// WithMaxRecordsPerTenant makes Create refuse, with an error matching
+// ErrTenantFull, a record whose tenant has n records already; n <= 0 sets
+// no limit (the default).
+func WithMaxRecordsPerTenant(n int) MemoryStoreOption {
+	return memoryStoreOption(func(s *MemoryStore) { s.max = max(n, 0) })
+}
+
+// NewMemoryStore returns an empty MemoryStore; without options it is the
+// same as new(MemoryStore).
+func NewMemoryStore(opts ...MemoryStoreOption) *MemoryStore {
+	s := &MemoryStore{}
+	for _, o := range opts {
+		o.applyMemoryStore(s)
+	}
+	return s
+}
 
 func (s *MemoryStore) clock() time.Time {
 	if s.now == nil {
@@ -110,12 +162,75 @@ func (s *MemoryStore) Create(ctx context.Context, w *Webhook) error {
 	defer s.mu.Unlock()
 	if s.recs == nil {
 		s.recs = make(map[uuid.UUID]*Webhook)
+		s.routes = make(map[routeKey]*routeSet)
+		s.byTenant = make(map[string]map[uuid.UUID]struct{})
 	}
 	if _, ok := s.recs[w.ID]; ok {
 		return fmt.Errorf("%w: %s", ErrExists, w.ID)
 	}
-	s.recs[w.ID] = w.Clone()
+	if s.max > 0 && len(s.byTenant[w.Tenant]) >= s.max {
+		return TenantFull(w, s.max)
+	}
+	s.put(w.Clone())
 	return nil
+}
+
+// put stores c and indexes it; s.mu must be held.
+func (s *MemoryStore) put(c *Webhook) {
+	s.recs[c.ID] = c
+	ids := s.byTenant[c.Tenant]
+	if ids == nil {
+		ids = make(map[uuid.UUID]struct{})
+		s.byTenant[c.Tenant] = ids
+	}
+	ids[c.ID] = struct{}{}
+	for _, t := range c.Triggers {
+		k := routeKey{c.Tenant, t}
+		rs := s.routes[k]
+		if rs == nil {
+			rs = &routeSet{all: map[uuid.UUID]struct{}{}, byChannel: map[string]map[uuid.UUID]struct{}{}}
+			s.routes[k] = rs
+		}
+		if len(c.Channels) == 0 {
+			rs.all[c.ID] = struct{}{}
+		}
+		for _, ch := range c.Channels {
+			if rs.byChannel[ch] == nil {
+				rs.byChannel[ch] = map[uuid.UUID]struct{}{}
+			}
+			rs.byChannel[ch][c.ID] = struct{}{}
+		}
+	}
+}
+
+// remove drops the stored record with id from the store and its indexes;
+// s.mu must be held.
+func (s *MemoryStore) remove(id uuid.UUID) {
+	old := s.recs[id]
+	delete(s.recs, id)
+	if ids := s.byTenant[old.Tenant]; ids != nil {
+		if delete(ids, id); len(ids) == 0 {
+			delete(s.byTenant, old.Tenant)
+		}
+	}
+	for _, t := range old.Triggers {
+		k := routeKey{old.Tenant, t}
+		rs := s.routes[k]
+		if rs == nil {
+			continue
+		}
+		delete(rs.all, id)
+		for _, ch := range old.Channels {
+			if set := rs.byChannel[ch]; set != nil {
+				if delete(set, id); len(set) == 0 {
+					delete(rs.byChannel, ch)
+				}
+			}
+		}
+		if len(rs.all) == 0 && len(rs.byChannel) == 0 {
+			delete(s.routes, k)
+		}
+	}
 }
 
 // Get implements Store.
@@ -141,6 +256,9 @@ func (s *MemoryStore) Update(ctx context.Context, w *Webhook) error {
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrNotFound, w.ID)
 	}
+	if w.Tenant != old.Tenant {
+		return TenantChanged(w, old.Tenant)
+	}
 	if w.Version != old.Version {
 		return conflict(w.ID, w.Version, old.Version)
 	}
@@ -151,7 +269,8 @@ func (s *MemoryStore) Update(ctx context.Context, w *Webhook) error {
 	c.CreatedAt = old.CreatedAt
 	c.UpdatedAt = s.clock().UTC()
 	c.Version = old.Version + 1
-	s.recs[w.ID] = c
+	s.remove(w.ID)
+	s.put(c)
 	w.Secret, w.CreatedAt, w.UpdatedAt, w.Version = c.Secret, c.CreatedAt, c.UpdatedAt, c.Version
 	return nil
 }
@@ -172,6 +291,8 @@ func (s *MemoryStore) Disable(ctx context.Context, id uuid.UUID, reason string, 
 	if w.Disabled {
 		return false, nil
 	}
+	// Disabled records stay indexed (ListActive skips them), so only the
+	// stored copy changes.
 	c := w.Clone()
 	c.Disabled, c.DisabledReason, c.DisabledAt = true, reason, at.UTC()
 	c.UpdatedAt = s.clock().UTC()
@@ -187,36 +308,91 @@ func (s *MemoryStore) Delete(ctx context.Context, id uuid.UUID) error {
 	if _, ok := s.recs[id]; !ok {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
-	delete(s.recs, id)
+	s.remove(id)
 	return nil
 }
 
 // List implements Store.
-func (s *MemoryStore) List(ctx context.Context) ([]*Webhook, error) {
-	return s.list(func(*Webhook) bool { return true }), nil
-}
-
-// ListActive implements Store.
-func (s *MemoryStore) ListActive(ctx context.Context, trigger string) ([]*Webhook, error) {
-	return s.list(func(w *Webhook) bool { return !w.Disabled && w.Subscribes(trigger) }), nil
-}
-
-func (s *MemoryStore) list(keep func(*Webhook) bool) []*Webhook {
+func (s *MemoryStore) List(ctx context.Context, q ListQuery) (Page, error) {
+	var after *Cursor
+	if q.After != "" {
+		c, err := ParseCursor(q.After)
+		if err != nil {
+			return Page{}, err
+		}
+		after = &c
+	}
 	s.mu.RLock()
-	out := make([]*Webhook, 0, len(s.recs))
-	for _, w := range s.recs {
-		if keep(w) {
-			out = append(out, w.Clone())
+	var out []*Webhook
+	if q.AllTenants {
+		out = make([]*Webhook, 0, len(s.recs))
+		for _, w := range s.recs {
+			out = append(out, w)
+		}
+	} else {
+		ids := s.byTenant[q.Tenant]
+		out = make([]*Webhook, 0, len(ids))
+		for id := range ids {
+			out = append(out, s.recs[id])
 		}
 	}
 	s.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
-			return out[i].CreatedAt.Before(out[j].CreatedAt)
+	sortRecords(out)
+	start := 0
+	if after != nil {
+		start = sort.Search(len(out), func(i int) bool { return !after.Before(out[i].CreatedAt, out[i].ID) })
+	}
+	out = out[start:]
+	p := Page{}
+	if n := q.PageSize(); len(out) > n {
+		out = out[:n]
+		p.Next = CursorAfter(out[n-1]).String()
+	}
+	p.Records = make([]*Webhook, len(out))
+	for i, w := range out {
+		p.Records[i] = w.Clone()
+	}
+	return p, nil
+}
+
+// ListActive implements Store.
+func (s *MemoryStore) ListActive(ctx context.Context, r Route) ([]*Webhook, error) {
+	s.mu.RLock()
+	var out []*Webhook
+	if rs := s.routes[routeKey{r.Tenant, r.Trigger}]; rs != nil {
+		out = make([]*Webhook, 0, len(rs.all))
+		for id := range rs.all {
+			if w := s.recs[id]; !w.Disabled {
+				out = append(out, w.Clone())
+			}
 		}
-		return out[i].ID.String() < out[j].ID.String()
+		seen := map[uuid.UUID]bool{}
+		for _, ch := range r.Channels {
+			for id := range rs.byChannel[ch] {
+				if w := s.recs[id]; !w.Disabled && !seen[id] {
+					seen[id] = true
+					out = append(out, w.Clone())
+				}
+			}
+		}
+	}
+	s.mu.RUnlock()
+	sortRecords(out)
+	if out == nil {
+		out = []*Webhook{}
+	}
+	return out, nil
+}
+
+// sortRecords sorts ws oldest first, then by ID, the order of Store.List.
+func sortRecords(ws []*Webhook) {
+	sort.Slice(ws, func(i, j int) bool {
+		a, b := ws[i], ws[j]
+		if au, bu := a.CreatedAt.UnixMicro(), b.CreatedAt.UnixMicro(); au != bu {
+			return au < bu
+		}
+		return a.ID.String() < b.ID.String()
 	})
-	return out
 }
 
 // RotateSecret gives the record with id a new secret generated in its

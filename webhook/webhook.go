@@ -27,6 +27,16 @@ type Webhook struct {
 	Name string `json:"name"`
 	// Description is free text.
 	Description string `json:"description,omitempty"`
+	// Tenant is the customer the record belongs to (an organization, a
+	// room, an account: an opaque string the application chooses). It
+	// receives only messages dispatched for its tenant (see ForTenant). The
+	// empty tenant holds the application's own records. It cannot change
+	// after Create.
+	Tenant string `json:"tenant,omitempty"`
+	// Channels, when not empty, restrict the record to messages that carry
+	// at least one of them (see InChannels), such as "campaign/tech-conf".
+	// A record without channels gets every message of its triggers.
+	Channels []string `json:"channels,omitempty"`
 	// Triggers are the trigger identifiers the record subscribes to. At least one.
 	Triggers []string `json:"triggers"`
 	// URL is the absolute http or https target.
@@ -123,6 +133,12 @@ func invalid(field, reason string, err error) error {
 func (w *Webhook) Validate() error {
 	if strings.TrimSpace(w.Name) == "" {
 		return invalid("name", "must not be empty", nil)
+	}
+	if err := ValidateTenant(w.Tenant); err != nil {
+		return invalid("tenant", err.Error(), err)
+	}
+	if err := validateChannels(w.Channels, MaxRecordChannels); err != nil {
+		return invalid("channels", err.Error(), err)
 	}
 	if len(w.Triggers) == 0 {
 		return invalid("triggers", "at least one trigger is required", nil)
@@ -320,6 +336,9 @@ func (w *Webhook) method() string {
 func (w *Webhook) Clone() *Webhook {
 	c := *w
 	c.Triggers = append([]string(nil), w.Triggers...)
+	if w.Channels != nil {
+		c.Channels = append([]string(nil), w.Channels...)
+	}
 	if w.Headers != nil {
 		c.Headers = make(map[string]string, len(w.Headers))
 		for k, v := range w.Headers {
@@ -339,8 +358,15 @@ func (w Webhook) String() string {
 	if w.PreviousSecret != "" {
 		secret += " previous_secret=[redacted]"
 	}
-	return fmt.Sprintf("webhook %s %q %s %s triggers=%v disabled=%t%s",
-		w.ID, w.Name, w.method(), RedactURL(w.URL), w.Triggers, w.Disabled, secret)
+	tenant := ""
+	if w.Tenant != "" {
+		tenant = fmt.Sprintf(" tenant=%q", w.Tenant)
+	}
+	if len(w.Channels) > 0 {
+		tenant += fmt.Sprintf(" channels=%v", w.Channels)
+	}
+	return fmt.Sprintf("webhook %s %q %s %s triggers=%v%s disabled=%t%s",
+		w.ID, w.Name, w.method(), RedactURL(w.URL), w.Triggers, tenant, w.Disabled, secret)
 }
 
 // GoString is String, so that %#v does not print the secret either.
@@ -352,6 +378,7 @@ func (w Webhook) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("id", w.ID.String()),
 		slog.String("name", w.Name),
+		slog.String("tenant", w.Tenant),
 		slog.String("url", RedactURL(w.URL)),
 		slog.Bool("disabled", w.Disabled),
 	)

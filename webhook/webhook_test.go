@@ -91,7 +91,7 @@ func TestCheckTriggers(t *testing.T) {
 
 func TestMemoryStore(t *testing.T) {
 	for name, newStore := range map[string]func() *webhook.MemoryStore{
-		"NewMemoryStore": webhook.NewMemoryStore,
+		"NewMemoryStore": func() *webhook.MemoryStore { return webhook.NewMemoryStore() },
 		"zero value":     func() *webhook.MemoryStore { return &webhook.MemoryStore{} },
 	} {
 		t.Run(name, func(t *testing.T) { testMemoryStore(t, newStore()) })
@@ -102,10 +102,11 @@ func TestMemoryStore(t *testing.T) {
 func TestMemoryStoreZeroReads(t *testing.T) {
 	ctx := context.Background()
 	var s webhook.MemoryStore
-	all, err := s.List(ctx)
+	all, err := s.List(ctx, webhook.ListQuery{AllTenants: true})
 	require.NoError(t, err)
-	assert.Empty(t, all)
-	active, err := s.ListActive(ctx, pageTrigger)
+	assert.Empty(t, all.Records)
+	assert.Empty(t, all.Next)
+	active, err := s.ListActive(ctx, webhook.Route{Trigger: pageTrigger})
 	require.NoError(t, err)
 	assert.Empty(t, active)
 	_, err = s.Get(ctx, uuid.New())
@@ -163,16 +164,16 @@ func testMemoryStore(t *testing.T, s *webhook.MemoryStore) {
 	off := valid()
 	off.Disabled = true
 	require.NoError(t, s.Create(ctx, off))
-	all, err := s.List(ctx)
+	all, err := s.List(ctx, webhook.ListQuery{})
 	require.NoError(t, err)
-	assert.Len(t, all, 2)
-	active, err := s.ListActive(ctx, pageTrigger)
+	assert.Len(t, all.Records, 2)
+	active, err := s.ListActive(ctx, webhook.Route{Trigger: pageTrigger})
 	require.NoError(t, err)
 	require.Len(t, active, 1)
 	assert.Equal(t, w.ID, active[0].ID)
 
 	require.NoError(t, s.Delete(ctx, w.ID))
-	active, err = s.ListActive(ctx, pageTrigger)
+	active, err = s.ListActive(ctx, webhook.Route{Trigger: pageTrigger})
 	require.NoError(t, err)
 	assert.Empty(t, active)
 }
@@ -204,4 +205,10 @@ func TestStoreRefusesHeadersNetHTTPWouldNotSend(t *testing.T) {
 
 func TestMemoryStoreConcurrencyContract(t *testing.T) {
 	storetest.Run(t, func(*testing.T) webhook.Store { return new(webhook.MemoryStore) }, 500)
+}
+
+func TestMemoryStoreTenants(t *testing.T) {
+	storetest.RunTenants(t,
+		func(*testing.T) webhook.Store { return new(webhook.MemoryStore) },
+		func(_ *testing.T, n int) webhook.Store { return webhook.NewMemoryStore(webhook.WithMaxRecordsPerTenant(n)) })
 }
