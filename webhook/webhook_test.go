@@ -210,5 +210,7 @@ func TestMemoryStoreConcurrencyContract(t *testing.T) {
 func TestMemoryStoreTenants(t *testing.T) {
 	storetest.RunTenants(t,
 		func(*testing.T) webhook.Store { return new(webhook.MemoryStore) },
-		func(_ *testing.T, n int) webhook.Store { return webhook.NewMemoryStore(webhook.WithMaxRecordsPerTenant(n)) })
+		func(_ *testing.T, n int) webhook.Store {
+			return webhook.NewMemoryStore(webhook.WithMaxRecordsPerTenant(n))
+		})
 }
