@@ -101,11 +101,11 @@ func run(ctx context.Context, dbPath string, n, crashAfter int) error {
 	defer srv.Close()
 	url := "http://" + ln.Addr().String() + "/hooks"
 
-	hooks, err := ob.Store().List(ctx)
+	page, err := ob.Store().List(ctx, webhook.ListQuery{Limit: 1})
 	if err != nil {
 		return err
 	}
-	if len(hooks) == 0 {
+	if hooks := page.Records; len(hooks) == 0 {
 		if err := ob.Store().Create(ctx, &webhook.Webhook{Name: "local receiver", Triggers: []string{"shop/order-paid"}, URL: url}); err != nil {
 			return err
 		}
