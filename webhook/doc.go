@@ -9,12 +9,20 @@
 //	deliveries, err := d.Dispatch(ctx, PageUpdated{PageID: 42, Action: "edit"})
 //
 // Dispatch encodes the message once, finds every active record subscribed to
-// its trigger and hands one envelope per record to a transport.Transport
+// its trigger (of its tenant, and of its channels when the record has any)
+// and hands one envelope per record to a transport.Transport
 // (transport.Sync by default). The Sender makes each attempt: it loads the
 // record, signs the body with the record's scheme and secret, sends it with a
 // per-attempt timeout and classifies the answer. DispatchVia sends one
 // Dispatch through another transport, such as the River transport bound to
 // the application's database transaction.
+//
+// Multi-tenant applications give each record a Tenant and dispatch with
+// WithTenant; a trigger registered with trigger.PerTenant cannot be
+// dispatched without it. Records may restrict themselves to Channels, which
+// messages carry with WithChannels. WithIdempotencyKey makes a repeated
+// dispatch return the first one's deliveries. Stores look records up by
+// Route through an index, and List pages through one tenant's records.
 //
 // Records are read and written through a Store. Update is optimistic: a
 // record carries the Version it was read at, and an Update based on a stale
