@@ -130,16 +130,46 @@ func (d *Dispatcher) DispatchVia(ctx context.Context, t transport.Transport, msg
 	if err != nil {
 		return nil, err
 	}
-	if dc.key == "" || deduplicates(t) {
-		return d.dispatch(ctx, t, msg, dc)
-	}
 	trg, err := d.reg.Lookup(msg)
 	if err != nil {
 		return nil, err
 	}
-	return d.seen.do(ctx, d.cfg.sender.now(), dc.cacheKey(trg.Identifier), func() ([]Delivery, error) {
-		return d.dispatch(ctx, t, msg, dc)
-	})
+	if trg.PerTenant && !dc.hasTenant {
+		return nil, fmt.Errorf("%w: %s (%s)", ErrTenantRequired, trg.Identifier, trg.Type)
+	}
+	var out []Delivery
+	if dc.key == "" || deduplicates(t) {
+		out, err = d.dispatch(ctx, t, msg, trg, dc)
+	} else {
+		out, err = d.seen.do(ctx, d.cfg.sender.now(), dc.cacheKey(trg.Identifier), func() ([]Delivery, error) {
+			return d.dispatch(ctx, t, msg, trg, dc)
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, fn := range d.cfg.observers {
+		fn(ctx, Dispatched{Message: msg, Trigger: trg, Tenant: dc.tenant, Channels: dc.channels, IdempotencyKey: dc.key, Deliveries: out})
+	}
+	return out, nil
+}
+
+// Dispatched describes one Dispatch that its transport accepted, for
+// observers (WithObserver).
+type Dispatched struct {
+	// Message is the message as the application passed it.
+	Message trigger.Message
+	// Trigger is its registered trigger.
+	Trigger trigger.Trigger
+	// Tenant is the tenant it was dispatched for ("" without WithTenant).
+	Tenant string
+	// Channels are its channel labels, from WithChannels and the message.
+	Channels []string
+	// IdempotencyKey is the key given WithIdempotencyKey, or "".
+	IdempotencyKey string
+	// Deliveries are what Dispatch returned: one per record reached, none
+	// when no record was.
+	Deliveries []Delivery
 }
 
 // deduplicates reports whether t honours Envelope.IdempotencyKey itself.
@@ -148,8 +178,8 @@ func deduplicates(t transport.Transport) bool {
 	return ok && dd.DeduplicatesByKey()
 }
 
-func (d *Dispatcher) dispatch(ctx context.Context, t transport.Transport, msg trigger.Message, dc dispatchConfig) ([]Delivery, error) {
-	trg, envs, err := d.prepare(ctx, msg, dc)
+func (d *Dispatcher) dispatch(ctx context.Context, t transport.Transport, msg trigger.Message, trg trigger.Trigger, dc dispatchConfig) ([]Delivery, error) {
+	envs, err := d.prepare(ctx, msg, trg, dc)
 	if err != nil {
 		return nil, err
 	}
@@ -187,28 +217,21 @@ func (d *Dispatcher) dispatch(ctx context.Context, t transport.Transport, msg tr
 	return out, nil
 }
 
-// prepare does the part of Dispatch that comes before the transport: it looks
-// up msg's trigger, encodes the body once, and returns one envelope per
-// record the dispatch reaches.
-func (d *Dispatcher) prepare(ctx context.Context, msg trigger.Message, dc dispatchConfig) (trigger.Trigger, []transport.Envelope, error) {
-	trg, err := d.reg.Lookup(msg)
-	if err != nil {
-		return trg, nil, err
-	}
-	if trg.PerTenant && !dc.hasTenant {
-		return trg, nil, fmt.Errorf("%w: %s (%s)", ErrTenantRequired, trg.Identifier, trg.Type)
-	}
+// prepare does the part of Dispatch that comes before the transport: it
+// encodes the body once, and returns one envelope per record the dispatch
+// reaches.
+func (d *Dispatcher) prepare(ctx context.Context, msg trigger.Message, trg trigger.Trigger, dc dispatchConfig) ([]transport.Envelope, error) {
 	body, err := encode(msg)
 	if err != nil {
-		return trg, nil, fmt.Errorf("%w %s: %v", ErrEncode, trg.Identifier, err)
+		return nil, fmt.Errorf("%w %s: %v", ErrEncode, trg.Identifier, err)
 	}
 	if len(body) > d.cfg.maxBody {
-		return trg, nil, fmt.Errorf("%w: %s is %d bytes, the limit is %d", ErrBodyTooLarge, trg.Identifier, len(body), d.cfg.maxBody)
+		return nil, fmt.Errorf("%w: %s is %d bytes, the limit is %d", ErrBodyTooLarge, trg.Identifier, len(body), d.cfg.maxBody)
 	}
 	route := Route{Tenant: dc.tenant, Trigger: trg.Identifier, Channels: dc.channels}
 	recs, err := d.records.ListActive(ctx, route)
 	if err != nil {
-		return trg, nil, fmt.Errorf("webhook: list records for %s: %w", trg.Identifier, err)
+		return nil, fmt.Errorf("webhook: list records for %s: %w", trg.Identifier, err)
 	}
 	now := d.cfg.sender.now()
 	envs := make([]transport.Envelope, len(recs))
@@ -223,7 +246,7 @@ func (d *Dispatcher) prepare(ctx context.Context, msg trigger.Message, dc dispat
 			CreatedAt:      now,
 		}
 	}
-	return trg, envs, nil
+	return envs, nil
 }
 
 // isNil reports whether msg is nil or a nil pointer.

@@ -29,9 +29,7 @@ func (t TransactionCreated) Channels() []string { return []string{"campaign/" + 
 // organization reaches none of another's.
 func ExampleWithTenant() {
 	ctx := context.Background()
-	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Println("received at", r.URL.Path)
-	}))
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer receiver.Close()
 
 	reg := trigger.NewRegistry()
@@ -50,18 +48,22 @@ func ExampleWithTenant() {
 	d := webhook.NewDispatcher(store, reg, webhook.WithGuard(netguard.New(netguard.AllowLoopback())))
 	_, err := d.Dispatch(ctx, TransactionCreated{OrderID: "123", Campaign: "tech-conf"})
 	fmt.Println(err)
+	show := func(deliveries []webhook.Delivery) {
+		for _, del := range deliveries {
+			w, _ := store.Get(ctx, del.WebhookID)
+			fmt.Printf("%s: %s\n", w.Name, del.Status)
+		}
+	}
 	deliveries, _ := d.Dispatch(ctx, TransactionCreated{OrderID: "123", Campaign: "tech-conf"},
 		webhook.WithTenant("awesomeorg"), webhook.WithIdempotencyKey("order-123"))
-	fmt.Println(len(deliveries), "deliveries")
+	show(deliveries)
 	deliveries, _ = d.Dispatch(ctx, TransactionCreated{OrderID: "124", Campaign: "spring-gala"}, webhook.WithTenant("awesomeorg"))
-	fmt.Println(len(deliveries), "delivery")
+	show(deliveries)
 	// Output:
 	// webhook: the trigger is per tenant; dispatch it WithTenant: tikkl/transaction-created (webhook_test.TransactionCreated)
-	// received at /awesomeorg/all
-	// received at /awesomeorg/tech-conf
-	// 2 deliveries
-	// received at /awesomeorg/all
-	// 1 delivery
+	// awesomeorg, all campaigns: delivered
+	// awesomeorg, tech-conf only: delivered
+	// awesomeorg, all campaigns: delivered
 }
 
 // The same idempotency key, tenant and trigger give the first dispatch's

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -62,6 +63,7 @@ type dispatcherConfig struct {
 
 	idempotencyWindow time.Duration
 	idempotencyKeys   int
+	observers         []func(context.Context, Dispatched)
 }
 
 func defaultSenderConfig() senderConfig {
@@ -249,4 +251,14 @@ func WithIdempotencyWindow(d time.Duration) DispatcherOption {
 // (DefaultIdempotencyKeys); beyond it, the oldest is forgotten first.
 func WithIdempotencyKeys(n int) DispatcherOption {
 	return dispatcherOption(func(cfg *dispatcherConfig) { cfg.idempotencyKeys = n })
+}
+
+// WithObserver calls fn after every Dispatch and DispatchVia that returns
+// without an error, with what was dispatched and the deliveries returned,
+// also when no record was reached. Test helpers record dispatches with it
+// (see webhook/webhooktest). fn runs in the dispatching goroutine, after the
+// transport accepted the deliveries, and should return quickly; several
+// observers run in the order given.
+func WithObserver(fn func(ctx context.Context, d Dispatched)) DispatcherOption {
+	return dispatcherOption(func(cfg *dispatcherConfig) { cfg.observers = append(cfg.observers, fn) })
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/google/uuid"
@@ -88,43 +89,15 @@ func (s *Sender) Attempt(ctx context.Context, env transport.Envelope, n int) tra
 
 func (s *Sender) attempt(ctx context.Context, env transport.Envelope, n int) transport.Attempt {
 	at := transport.Attempt{Number: n, Start: s.cfg.now()}
-
-	w, err := s.records.Get(ctx, env.WebhookID)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return end(at, transport.Permanent, fmt.Errorf("%w: %s", ErrWebhookGone, env.WebhookID))
-	case err != nil:
-		return end(at, transport.Retry, fmt.Errorf("%w: load record %s: %w", ErrStoreUnavailable, env.WebhookID, err))
-	case w.Disabled:
-		return end(at, transport.Permanent, fmt.Errorf("%w: %s", ErrWebhookDisabled, env.WebhookID))
-	case w.Tenant != env.Tenant:
-		return end(at, transport.Permanent, fmt.Errorf("%w: %s is not of tenant %q", ErrTenantMismatch, env.WebhookID, env.Tenant))
-	}
-	sg, err := s.signer(w.Signing)
-	if err != nil {
-		return end(at, transport.Permanent, fmt.Errorf("webhook %s: %w", w.ID, err))
-	}
-
 	actx, cancel := context.WithTimeout(ctx, s.cfg.attemptTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, w.method(), w.URL, bytes.NewReader(env.Body))
+	req, w, err := s.request(actx, env, at.Start)
 	if err != nil {
-		return end(at, transport.Permanent, fmt.Errorf("webhook %s: build request: %w", w.ID, err))
-	}
-	h := req.Header
-	// The record may set its own User-Agent, as TYPO3's records can.
-	h.Set(headerUserAgent, s.cfg.userAgent)
-	for k, v := range w.Headers {
-		h.Set(k, v)
-	}
-	// Set after the record's headers, so these always win.
-	h.Set(HeaderContentType, "application/json")
-	deliveryID := env.DeliveryID.String()
-	h.Set(HeaderDeliveryID, deliveryID)
-	h.Set(HeaderTrigger, env.Trigger)
-	in := signer.Input{WebhookID: w.ID.String(), MessageID: deliveryID, Timestamp: at.Start, Body: env.Body}
-	if err := sg.Sign(h, w.Secrets(at.Start), in); err != nil {
-		return end(at, transport.Permanent, fmt.Errorf("webhook %s: sign: %w", w.ID, err))
+		var re *requestError
+		if errors.As(err, &re) {
+			return end(at, re.outcome, re.err)
+		}
+		return end(at, transport.Permanent, err)
 	}
 
 	client := s.cfg.client
@@ -160,6 +133,69 @@ func (s *Sender) attempt(ctx context.Context, env transport.Envelope, n int) tra
 		}
 	}
 	return at
+}
+
+// requestError is why no request could be built for an attempt, and how
+// the attempt ends.
+type requestError struct {
+	outcome transport.Outcome
+	err     error
+}
+
+func (e *requestError) Error() string { return e.err.Error() }
+func (e *requestError) Unwrap() error { return e.err }
+
+// Request returns the signed request that an attempt of env made at now
+// sends, without sending it: the record loaded from the Sender's Getter,
+// its URL and method, outhook's headers, the record's own headers and the
+// signature headers of its scheme and secrets. Test helpers show it to
+// applications; Attempt sends the same. It fails, with an error matching
+// ErrWebhookGone, ErrWebhookDisabled, ErrTenantMismatch or
+// ErrStoreUnavailable, when the attempt would fail before a request.
+func (s *Sender) Request(ctx context.Context, env transport.Envelope, now time.Time) (*http.Request, error) {
+	req, _, err := s.request(ctx, env, now)
+	return req, err
+}
+
+func (s *Sender) request(ctx context.Context, env transport.Envelope, now time.Time) (*http.Request, *Webhook, error) {
+	fail := func(o transport.Outcome, err error) (*http.Request, *Webhook, error) {
+		return nil, nil, &requestError{outcome: o, err: err}
+	}
+	w, err := s.records.Get(ctx, env.WebhookID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return fail(transport.Permanent, fmt.Errorf("%w: %s", ErrWebhookGone, env.WebhookID))
+	case err != nil:
+		return fail(transport.Retry, fmt.Errorf("%w: load record %s: %w", ErrStoreUnavailable, env.WebhookID, err))
+	case w.Disabled:
+		return fail(transport.Permanent, fmt.Errorf("%w: %s", ErrWebhookDisabled, env.WebhookID))
+	case w.Tenant != env.Tenant:
+		return fail(transport.Permanent, fmt.Errorf("%w: %s is not of tenant %q", ErrTenantMismatch, env.WebhookID, env.Tenant))
+	}
+	sg, err := s.signer(w.Signing)
+	if err != nil {
+		return fail(transport.Permanent, fmt.Errorf("webhook %s: %w", w.ID, err))
+	}
+	req, err := http.NewRequestWithContext(ctx, w.method(), w.URL, bytes.NewReader(env.Body))
+	if err != nil {
+		return fail(transport.Permanent, fmt.Errorf("webhook %s: build request: %w", w.ID, err))
+	}
+	h := req.Header
+	// The record may set its own User-Agent, as TYPO3's records can.
+	h.Set(headerUserAgent, s.cfg.userAgent)
+	for k, v := range w.Headers {
+		h.Set(k, v)
+	}
+	// Set after the record's headers, so these always win.
+	h.Set(HeaderContentType, "application/json")
+	deliveryID := env.DeliveryID.String()
+	h.Set(HeaderDeliveryID, deliveryID)
+	h.Set(HeaderTrigger, env.Trigger)
+	in := signer.Input{WebhookID: w.ID.String(), MessageID: deliveryID, Timestamp: now, Body: env.Body}
+	if err := sg.Sign(h, w.Secrets(now), in); err != nil {
+		return fail(transport.Permanent, fmt.Errorf("webhook %s: sign: %w", w.ID, err))
+	}
+	return req, w, nil
 }
 
 // keptAcrossHosts are the only headers a redirect to another host carries:
