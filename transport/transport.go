@@ -33,6 +33,13 @@ type Envelope struct {
 	Body []byte
 	// CreatedAt is when Dispatch created the delivery.
 	CreatedAt time.Time
+	// Meta holds propagation fields captured at Dispatch, such as the W3C
+	// trace context (traceparent, tracestate) of the dispatching span, so
+	// that attempts made later or elsewhere can link to it. Every transport
+	// carries it (the River transport in the job). It is shared by the
+	// envelopes of a Dispatch and must not be modified. It is never sent
+	// to receivers as it is (see webhook.Webhook.PropagateTrace).
+	Meta map[string]string
 }
 
 // Outcome classifies an attempt.

@@ -234,6 +234,13 @@ func (d *Dispatcher) prepare(ctx context.Context, msg trigger.Message, trg trigg
 		return nil, fmt.Errorf("webhook: list records for %s: %w", trg.Identifier, err)
 	}
 	now := d.cfg.sender.now()
+	var meta map[string]string
+	if p := d.cfg.sender.propagator; p != nil && len(recs) > 0 {
+		meta = map[string]string{}
+		if p.Inject(ctx, meta); len(meta) == 0 {
+			meta = nil
+		}
+	}
 	envs := make([]transport.Envelope, len(recs))
 	for i, w := range recs {
 		envs[i] = transport.Envelope{
@@ -244,6 +251,7 @@ func (d *Dispatcher) prepare(ctx context.Context, msg trigger.Message, trg trigg
 			IdempotencyKey: dc.key,
 			Body:           body,
 			CreatedAt:      now,
+			Meta:           meta,
 		}
 	}
 	return envs, nil

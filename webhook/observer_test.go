@@ -91,3 +91,53 @@ func TestSenderRequestIsWhatAnAttemptSends(t *testing.T) {
 	_, err = s.Request(context.Background(), env, now)
 	assert.ErrorIs(t, err, webhook.ErrWebhookGone)
 }
+
+// traceKey is a context key for the fake propagator's trace ID.
+type traceKey struct{}
+
+// fakePropagator writes the trace ID in ctx as a traceparent.
+type fakePropagator struct{}
+
+func (fakePropagator) Inject(ctx context.Context, carrier map[string]string) {
+	if id, ok := ctx.Value(traceKey{}).(string); ok {
+		carrier["traceparent"] = id
+	}
+}
+
+// The dispatching context travels in the envelopes' Meta; receivers get the
+// attempt's trace context only when their record opts in.
+func TestPropagatorMetaAndOptIn(t *testing.T) {
+	rc := newReceiver(t)
+	store := webhook.NewMemoryStore()
+	on := record(t, store, rc.URL+"/on", func(w *webhook.Webhook) { w.PropagateTrace = true })
+	record(t, store, rc.URL+"/off")
+	rec := &recording{}
+	d := webhook.NewDispatcher(store, registry(t), loopback, webhook.WithPropagator(fakePropagator{}), webhook.WithTransport(rec))
+	ctx := context.WithValue(context.Background(), traceKey{}, "00-dispatch-01")
+	_, err := d.Dispatch(ctx, pageUpdated{ID: 1})
+	require.NoError(t, err)
+	envs := rec.sent()
+	require.Len(t, envs, 2)
+	for _, env := range envs {
+		assert.Equal(t, map[string]string{"traceparent": "00-dispatch-01"}, env.Meta)
+		actx := context.WithValue(context.Background(), traceKey{}, "00-attempt-01")
+		at := d.Sender().Attempt(actx, env, 1)
+		require.Equal(t, transport.Success, at.Outcome, "%v", at.Err)
+	}
+	for _, r := range rc.requests() {
+		if r.Header.Get(webhook.HeaderDeliveryID) == "" {
+			continue
+		}
+		want := ""
+		for _, env := range envs {
+			if env.DeliveryID.String() == r.Header.Get(webhook.HeaderDeliveryID) && env.WebhookID == on.ID {
+				want = "00-attempt-01"
+			}
+		}
+		assert.Equal(t, want, r.Header.Get("Traceparent"))
+	}
+
+	_, err = d.Dispatch(context.Background(), pageUpdated{ID: 2})
+	require.NoError(t, err)
+	assert.Nil(t, rec.sent()[2].Meta, "nothing to propagate: no Meta")
+}

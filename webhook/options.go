@@ -41,6 +41,7 @@ func DefaultBackOff() backoff.BackOff {
 
 // senderConfig is what a Sender is built from.
 type senderConfig struct {
+	propagator     Propagator
 	client         *http.Client
 	guard          *netguard.Guard
 	newBackOff     func() backoff.BackOff
@@ -261,4 +262,20 @@ func WithIdempotencyKeys(n int) DispatcherOption {
 // observers run in the order given.
 func WithObserver(fn func(ctx context.Context, d Dispatched)) DispatcherOption {
 	return dispatcherOption(func(cfg *dispatcherConfig) { cfg.observers = append(cfg.observers, fn) })
+}
+
+// Propagator writes propagation fields of ctx, such as the current span's
+// W3C trace context, into carrier. OpenTelemetry's TextMapPropagator fits
+// it with a small adapter (outhook's telemetry module has one).
+type Propagator interface {
+	Inject(ctx context.Context, carrier map[string]string)
+}
+
+// WithPropagator sets how trace context travels. A Dispatcher injects the
+// dispatching context into every envelope's Meta, so that attempts made
+// later (Memory) or in another process (River) can link to it; the Sender
+// injects each attempt's context into the request's headers, for records
+// with PropagateTrace only.
+func WithPropagator(p Propagator) SenderOption {
+	return senderOption(func(cfg *senderConfig) { cfg.propagator = p })
 }

@@ -186,6 +186,13 @@ func (s *Sender) request(ctx context.Context, env transport.Envelope, now time.T
 	for k, v := range w.Headers {
 		h.Set(k, v)
 	}
+	if w.PropagateTrace && s.cfg.propagator != nil {
+		trace := map[string]string{}
+		s.cfg.propagator.Inject(ctx, trace)
+		for k, v := range trace {
+			h.Set(k, v)
+		}
+	}
 	// Set after the record's headers, so these always win.
 	h.Set(HeaderContentType, "application/json")
 	deliveryID := env.DeliveryID.String()

@@ -67,6 +67,11 @@ type Webhook struct {
 	// a warning. Only the default client (or one with an *http.Transport)
 	// supports it.
 	InsecureSkipVerify bool `json:"insecure_skip_verify,omitempty"`
+	// PropagateTrace sends this record the trace context of each attempt
+	// (the headers the Sender's propagator writes, such as traceparent; see
+	// WithPropagator). Off by default: trace IDs are internal identifiers,
+	// and a receiver is a third party.
+	PropagateTrace bool `json:"propagate_trace,omitempty"`
 	// Signing selects the signature scheme; the zero value is TYPO3's.
 	Signing signer.Config `json:"signing"`
 	// CreatedAt and UpdatedAt are set by the Store.
