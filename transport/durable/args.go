@@ -25,13 +25,24 @@ const MaxAttempts = 100
 
 // Args are a delivery's River job arguments: identifiers and the body, never
 // the secret. The worker loads the record when it sends.
+//
+// The fields tagged river:"unique" (WebhookID, Tenant, Trigger and
+// IdempotencyKey) are what River's unique jobs compare for a delivery with
+// an idempotency key (see Transport); they count only when a job is
+// inserted with UniqueOpts.ByArgs, which Transport does for keyed
+// deliveries alone.
 type Args struct {
 	// DeliveryID is sent as the delivery ID header on every attempt and replay.
 	DeliveryID uuid.UUID `json:"delivery_id"`
 	// WebhookID is the record to deliver to.
-	WebhookID uuid.UUID `json:"webhook_id"`
+	WebhookID uuid.UUID `json:"webhook_id" river:"unique"`
+	// Tenant is the tenant the message was dispatched for ("" for the
+	// application's own records).
+	Tenant string `json:"tenant,omitempty" river:"unique"`
 	// Trigger is the message's trigger identifier.
-	Trigger string `json:"trigger"`
+	Trigger string `json:"trigger" river:"unique"`
+	// IdempotencyKey is the key the message was dispatched with, or "".
+	IdempotencyKey string `json:"idempotency_key,omitempty" river:"unique"`
 	// Body is the encoded message when it is valid UTF-8 (a JSON body always
 	// is). It is kept as a JSON string, not as raw JSON, because PostgreSQL's
 	// jsonb would reorder the keys and the receiver must get the exact bytes.
@@ -57,7 +68,8 @@ func (Args) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: Queue
 
 // NewArgs returns the job arguments of env.
 func NewArgs(env transport.Envelope) Args {
-	a := Args{DeliveryID: env.DeliveryID, WebhookID: env.WebhookID, Trigger: env.Trigger, CreatedAt: env.CreatedAt}
+	a := Args{DeliveryID: env.DeliveryID, WebhookID: env.WebhookID, Tenant: env.Tenant, Trigger: env.Trigger,
+		IdempotencyKey: env.IdempotencyKey, CreatedAt: env.CreatedAt}
 	if utf8.Valid(env.Body) && bytes.IndexByte(env.Body, 0) < 0 {
 		a.Body = string(env.Body)
 	} else {
@@ -72,5 +84,6 @@ func (a Args) Envelope() transport.Envelope {
 	if a.Body != "" {
 		body = []byte(a.Body)
 	}
-	return transport.Envelope{DeliveryID: a.DeliveryID, WebhookID: a.WebhookID, Trigger: a.Trigger, Body: body, CreatedAt: a.CreatedAt}
+	return transport.Envelope{DeliveryID: a.DeliveryID, WebhookID: a.WebhookID, Tenant: a.Tenant, Trigger: a.Trigger,
+		IdempotencyKey: a.IdempotencyKey, Body: body, CreatedAt: a.CreatedAt}
 }

@@ -27,11 +27,19 @@ var (
 // envelope; a Worker makes the attempts, in this process or another one
 // sharing the database. TTx is the River driver's transaction type:
 // pgx.Tx (riverpgxv5) or *sql.Tx (riversqlite, riverdatabasesql).
+//
+// It is a transport.Deduplicator: an envelope with an IdempotencyKey becomes
+// a River unique job, and a record's second envelope with the same tenant,
+// trigger and key creates nothing while the first one's job exists (see the
+// package documentation for how long that is).
 type Transport[TTx any] struct {
 	client *river.Client[TTx]
 }
 
-var _ transport.Transport = (*Transport[any])(nil)
+var (
+	_ transport.Deduplicator = (*Transport[any])(nil)
+	_ transport.Deduplicator = txTransport[any]{}
+)
 
 // New returns a Transport that inserts jobs with client. The client needs a
 // Worker registered (river.AddWorker(workers, durable.NewWorker(sender))) in
@@ -44,12 +52,21 @@ func (t *Transport[TTx]) Client() *river.Client[TTx] { return t.client }
 // Send implements transport.Transport: it inserts one job per envelope in one
 // batch and reports them StatusQueued. Every job may take as many attempts as
 // a's backoff schedule allows.
+//
+// An envelope with an IdempotencyKey whose record already has a job of the
+// same tenant, trigger and key (in any state, inserted earlier or in the same
+// batch) inserts nothing: its Result is that delivery's, with its delivery
+// ID, Duplicate set, and the status it has reached (StatusQueued,
+// StatusDelivered, or StatusFailed with a *transport.DeliveryError).
 func (t *Transport[TTx]) Send(ctx context.Context, a transport.Attempter, envs []transport.Envelope) ([]transport.Result, error) {
-	return enqueue(a, envs, "", func(ps []river.InsertManyParams) error {
-		_, err := t.client.InsertMany(ctx, ps)
-		return err
+	return enqueue(a, envs, "", func(ps []river.InsertManyParams) ([]*rivertype.JobInsertResult, error) {
+		return t.client.InsertMany(ctx, ps)
 	})
 }
+
+// DeduplicatesByKey implements transport.Deduplicator: Send honours
+// Envelope.IdempotencyKey with River's unique jobs.
+func (t *Transport[TTx]) DeduplicatesByKey() bool { return true }
 
 // InTx returns the Transport bound to the application's transaction tx:
 // its Send inserts the jobs in tx, so they exist if and only if tx commits
@@ -57,7 +74,10 @@ func (t *Transport[TTx]) Send(ctx context.Context, a transport.Attempter, envs [
 //
 //	deliveries, err := dispatcher.DispatchVia(ctx, riverTransport.InTx(tx), msg)
 //
-// The records are still read through the Dispatcher's store, outside tx.
+// The records are still read through the Dispatcher's store, outside tx. It
+// de-duplicates by idempotency key as Send does (it is a
+// transport.Deduplicator); a key inserted in tx holds only once tx commits,
+// and on PostgreSQL a concurrent insert of the same key waits for tx.
 func (t *Transport[TTx]) InTx(tx TTx) transport.Transport { return txTransport[TTx]{t: t, tx: tx} }
 
 // txTransport is a Transport bound to one transaction.
@@ -68,47 +88,42 @@ type txTransport[TTx any] struct {
 
 // Send implements transport.Transport inside the bound transaction.
 func (b txTransport[TTx]) Send(ctx context.Context, a transport.Attempter, envs []transport.Envelope) ([]transport.Result, error) {
-	return enqueue(a, envs, " in transaction", func(ps []river.InsertManyParams) error {
-		_, err := b.t.client.InsertManyTx(ctx, b.tx, ps)
-		return err
+	return enqueue(a, envs, " in transaction", func(ps []river.InsertManyParams) ([]*rivertype.JobInsertResult, error) {
+		return b.t.client.InsertManyTx(ctx, b.tx, ps)
 	})
 }
 
-// enqueue inserts one job per envelope in one batch with insert and reports
-// them StatusQueued; where completes the error message.
-func enqueue(a transport.Attempter, envs []transport.Envelope, where string, insert func([]river.InsertManyParams) error) ([]transport.Result, error) {
+// DeduplicatesByKey implements transport.Deduplicator, as
+// Transport.DeduplicatesByKey.
+func (b txTransport[TTx]) DeduplicatesByKey() bool { return true }
+
+// enqueue inserts one job per envelope in one batch with insert (see
+// Transport.Send); where completes the error message.
+func enqueue(a transport.Attempter, envs []transport.Envelope, where string,
+	insert func([]river.InsertManyParams) ([]*rivertype.JobInsertResult, error)) ([]transport.Result, error) {
 	if len(envs) == 0 {
 		return []transport.Result{}, nil // River refuses an empty batch
 	}
-	if err := insert(params(a, envs)); err != nil {
+	b := newBatch(a, envs)
+	res, err := insert(b.params)
+	if err != nil {
 		return nil, fmt.Errorf("durable: enqueue %d deliveries%s: %w", len(envs), where, err)
 	}
-	return queued(envs), nil
-}
-
-func params(a transport.Attempter, envs []transport.Envelope) []river.InsertManyParams {
-	opts := &river.InsertOpts{Queue: Queue, MaxAttempts: maxAttempts(a)}
-	ps := make([]river.InsertManyParams, len(envs))
-	for i, env := range envs {
-		ps[i] = river.InsertManyParams{Args: NewArgs(env), InsertOpts: opts}
-	}
-	return ps
-}
-
-func queued(envs []transport.Envelope) []transport.Result {
-	rs := make([]transport.Result, len(envs))
-	for i, env := range envs {
-		rs[i] = transport.Result{DeliveryID: env.DeliveryID, Status: transport.StatusQueued}
-	}
-	return rs
+	return b.results(res)
 }
 
 // DeadLetter is a delivery that gave up: its job was discarded (retries
 // exhausted) or cancelled (a permanent failure, a deleted or disabled record).
 type DeadLetter struct {
+	// DeliveryID is the delivery's ID, the one Redeliver takes.
 	DeliveryID uuid.UUID
-	WebhookID  uuid.UUID
-	Trigger    string
+	// WebhookID is the record it was for.
+	WebhookID uuid.UUID
+	// Tenant is the tenant it was dispatched for ("" for the application's
+	// own records).
+	Tenant string
+	// Trigger is the message's trigger identifier.
+	Trigger string
 	// State is rivertype.JobStateDiscarded or rivertype.JobStateCancelled.
 	State rivertype.JobState
 	// Attempts made, replays and interrupted attempts included: the number
@@ -146,7 +161,7 @@ func (t *Transport[TTx]) DeadLetters(ctx context.Context, limit int) ([]DeadLett
 		if err != nil {
 			return nil, err
 		}
-		dl := DeadLetter{DeliveryID: a.DeliveryID, WebhookID: a.WebhookID, Trigger: a.Trigger, State: j.State,
+		dl := DeadLetter{DeliveryID: a.DeliveryID, WebhookID: a.WebhookID, Tenant: a.Tenant, Trigger: a.Trigger, State: j.State,
 			Attempts: j.Attempt + a.AttemptOffset + interruptions(j), JobID: j.ID}
 		if j.FinalizedAt != nil {
 			dl.FinalizedAt = *j.FinalizedAt
@@ -207,6 +222,11 @@ func first(jobs []*rivertype.JobRow) *rivertype.JobRow {
 // transaction, so two concurrent calls for one delivery may both enqueue it
 // (receivers de-duplicate on the delivery ID). RedeliverTx, and the Outbox's
 // Redeliver, enqueue it once.
+//
+// For the same reason the new job of a delivery dispatched with an
+// idempotency key cannot take over the key from the old one, which holds it
+// until it is deleted: the replay is sent, but once it is enqueued a
+// dispatch with that key creates new deliveries. RedeliverTx keeps the key.
 func (t *Transport[TTx]) Redeliver(ctx context.Context, deliveryID uuid.UUID) error {
 	res, err := t.client.JobList(ctx, latestJob(deliveryID))
 	if err != nil {
@@ -217,7 +237,7 @@ func (t *Transport[TTx]) Redeliver(ctx context.Context, deliveryID uuid.UUID) er
 	if err != nil {
 		return err
 	}
-	if _, err := t.client.Insert(ctx, a, &river.InsertOpts{Queue: j.Queue, MaxAttempts: j.MaxAttempts}); err != nil {
+	if _, err := t.client.Insert(ctx, a, insertOpts(j.Queue, j.MaxAttempts, false)); err != nil {
 		return fmt.Errorf("durable: redeliver %s: %w", deliveryID, err)
 	}
 	// The new job replaces the old one; if this delete fails the old job
@@ -230,7 +250,9 @@ func (t *Transport[TTx]) Redeliver(ctx context.Context, deliveryID uuid.UUID) er
 
 // RedeliverTx is Redeliver inside tx: it replaces the delivery's finished
 // job with a new one when tx commits. Of two concurrent calls for one
-// delivery, one replaces it and the other gets ErrInProgress.
+// delivery, one replaces it and the other gets ErrInProgress. The new job of
+// a delivery dispatched with an idempotency key holds the key as the old one
+// did, so a dispatch with it still creates no new delivery.
 func (t *Transport[TTx]) RedeliverTx(ctx context.Context, tx TTx, deliveryID uuid.UUID) error {
 	res, err := t.client.JobListTx(ctx, tx, latestJob(deliveryID))
 	if err != nil {
@@ -258,8 +280,14 @@ func (t *Transport[TTx]) RedeliverTx(ctx context.Context, tx TTx, deliveryID uui
 	if _, err := t.client.JobDeleteTx(ctx, tx, j.ID); err != nil {
 		return fmt.Errorf("durable: redeliver %s: remove old job %d: %w", deliveryID, j.ID, err)
 	}
-	if _, err := t.client.InsertTx(ctx, tx, a, &river.InsertOpts{Queue: j.Queue, MaxAttempts: j.MaxAttempts}); err != nil {
+	// The old job is deleted in tx, so the new one can take over its key.
+	keyed := len(j.UniqueKey) > 0 && a.IdempotencyKey != ""
+	ins, err := t.client.InsertTx(ctx, tx, a, insertOpts(j.Queue, j.MaxAttempts, keyed))
+	if err != nil {
 		return fmt.Errorf("durable: redeliver %s: %w", deliveryID, err)
+	}
+	if ins.UniqueSkippedAsDuplicate {
+		return fmt.Errorf("durable: redeliver %s: its idempotency key is held by job %d", deliveryID, ins.Job.ID)
 	}
 	return nil
 }

@@ -273,7 +273,8 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		// number: count it in the job's metadata instead, log it as
 		// interrupted, and put the job back at once, as River does.
 		if err := river.MetadataSet(ctx, metaInterrupted, interrupted+1); err != nil {
-			w.log.ErrorContext(ctx, "webhook attempt interruption not counted", slog.String("delivery_id", env.DeliveryID.String()),
+			w.log.ErrorContext(ctx, "webhook attempt interruption not counted",
+				slog.String("delivery_id", env.DeliveryID.String()), slog.String("tenant", env.Tenant),
 				slog.Int("attempt", n), slog.String("error", err.Error()))
 		}
 		at.Err = fmt.Errorf("%w: %w", ErrInterrupted, at.Err)
@@ -316,7 +317,8 @@ func (w *Worker) record(ctx context.Context, env transport.Envelope, at transpor
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), hookTimeout)
 	defer cancel()
 	if err := w.rec.RecordAttempt(rctx, env, at); err != nil {
-		w.log.ErrorContext(ctx, "webhook attempt not logged", slog.String("delivery_id", env.DeliveryID.String()),
+		w.log.ErrorContext(ctx, "webhook attempt not logged",
+			slog.String("delivery_id", env.DeliveryID.String()), slog.String("tenant", env.Tenant),
 			slog.Int("attempt", n), slog.String("error", err.Error()))
 	}
 }
@@ -335,7 +337,8 @@ func (w *Worker) deadLetter(ctx context.Context, env transport.Envelope, at tran
 	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {
-			w.log.ErrorContext(ctx, "webhook dead-letter function panicked", slog.String("delivery_id", env.DeliveryID.String()),
+			w.log.ErrorContext(ctx, "webhook dead-letter function panicked",
+				slog.String("delivery_id", env.DeliveryID.String()), slog.String("tenant", env.Tenant),
 				slog.String("panic", fmt.Sprint(p)))
 		}
 	}()
