@@ -11,12 +11,15 @@ type Dialect struct {
 	dollar   bool   // $1 placeholders instead of ?
 	serial   string // auto-increment primary key column
 	boolType string
+	// clustered ends a CREATE TABLE whose rows are kept in primary key
+	// order, so that an index lookup reads the rows themselves.
+	clustered string
 }
 
 // Dialects outhook supports.
 var (
 	// SQLite is SQLite 3.35 or later (modernc.org/sqlite, mattn/go-sqlite3, libSQL).
-	SQLite = Dialect{name: "sqlite", serial: "INTEGER PRIMARY KEY AUTOINCREMENT", boolType: "INTEGER"}
+	SQLite = Dialect{name: "sqlite", serial: "INTEGER PRIMARY KEY AUTOINCREMENT", boolType: "INTEGER", clustered: " WITHOUT ROWID"}
 	// Postgres is PostgreSQL 12 or later, through any database/sql driver
 	// (pgx's stdlib, lib/pq).
 	Postgres = Dialect{name: "postgres", dollar: true, serial: "BIGSERIAL PRIMARY KEY", boolType: "BOOLEAN"}
@@ -42,4 +45,12 @@ func (d Dialect) rebind(q string) string {
 		b.WriteByte(q[i])
 	}
 	return b.String()
+}
+
+// placeholders returns n comma-separated ? placeholders.
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?, ", n-1) + "?"
 }

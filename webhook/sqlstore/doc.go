@@ -9,6 +9,20 @@
 //	store := sqlstore.New(db, sqlstore.SQLite)
 //	d := webhook.NewDispatcher(store, reg)
 //
+// # Tenants, routes and pages
+//
+// Records belong to a tenant (the tenant column) and may restrict
+// themselves to channels. Besides the records, Migrate creates a route
+// index, outhook_webhook_route: one row per tenant, trigger and channel of
+// each record ("" for a record without channels), which Create, Update and
+// Delete keep in the transaction that writes the record. ListActive reads
+// only the rows of one dispatch's route, so its cost does not grow with the
+// records of other tenants or triggers. List pages through one tenant's
+// records, or every tenant's, oldest first, with an opaque cursor
+// (webhook.ListQuery.After) that seeks in an index on (tenant, created_us,
+// id) instead of counting an offset. WithMaxRecordsPerTenant caps each
+// tenant's records, also against concurrent Creates.
+//
 // # Secrets at rest
 //
 // A record's signing secret, its previous secret and its custom headers
@@ -19,8 +33,9 @@
 // can rotate: give New a Keyring with the new key first and the old ones
 // after it, run Store.Reencrypt, then drop the old keys. Rows written before
 // encryption was turned on stay readable until Reencrypt encrypts them. The
-// rest of a record (name, URL, triggers, signing config...) and the delivery
-// log (Log: response excerpts and errors) are not encrypted.
+// rest of a record (name, tenant, URL, triggers, channels, signing
+// config...), the route index and the delivery log (Log: response excerpts
+// and errors) are not encrypted.
 //
 // The outbox (webhook/outbox) keeps its records here and writes the delivery
 // log through a Log; its Migrate calls this package's Migrate. The River

@@ -123,11 +123,11 @@ func TestEncryptionRoundTrip(t *testing.T) {
 		got, err := store.Get(ctx, w.ID)
 		require.NoError(t, err)
 		assert.Equal(t, w, got)
-		all, err := store.List(ctx)
+		all, err := store.List(ctx, webhook.ListQuery{})
 		require.NoError(t, err)
-		require.Len(t, all, 1)
-		assert.Equal(t, w, all[0])
-		active, err := store.ListActive(ctx, "t/one")
+		require.Len(t, all.Records, 1)
+		assert.Equal(t, w, all.Records[0])
+		active, err := store.ListActive(ctx, webhook.Route{Trigger: "t/one"})
 		require.NoError(t, err)
 		require.Len(t, active, 1)
 		assert.Equal(t, w, active[0])
@@ -221,9 +221,9 @@ func TestKeyRotation(t *testing.T) {
 
 		// The new key first, the old one kept to read what it encrypted.
 		both := sqlstore.New(db, d, sqlstore.WithEncryption(keyring(t, key("2026-07", 2), key("2026-01", 1))))
-		list, err := both.List(ctx)
+		list, err := both.List(ctx, webhook.ListQuery{})
 		require.NoError(t, err)
-		assert.Equal(t, recs, list)
+		assert.Equal(t, recs, list.Records)
 		fresh := secretRecord(t, ctx, both, "new")
 		assert.Equal(t, "2026-07", readRaw(t, db, d, fresh.ID).keyID, "the first key encrypts")
 
@@ -236,9 +236,9 @@ func TestKeyRotation(t *testing.T) {
 
 		// The old key can go.
 		onlyNew := sqlstore.New(db, d, sqlstore.WithEncryption(keyring(t, key("2026-07", 2))))
-		list, err = onlyNew.List(ctx)
+		list, err = onlyNew.List(ctx, webhook.ListQuery{})
 		require.NoError(t, err)
-		assert.Equal(t, append(recs, fresh), list)
+		assert.Equal(t, append(recs, fresh), list.Records)
 
 		_, err = old.Get(ctx, recs[0].ID)
 		var de *sqlstore.DecryptError
@@ -263,9 +263,9 @@ func TestUnknownKey(t *testing.T) {
 		require.ErrorAs(t, err, &de)
 		assert.Equal(t, sqlstore.DecryptError{Record: w.ID, KeyID: "lost", Err: sqlstore.ErrUnknownKey}, *de)
 		assert.Equal(t, fmt.Sprintf(`sqlstore: record %s: key "lost": sqlstore: unknown encryption key`, w.ID), err.Error())
-		_, err = store.List(ctx)
+		_, err = store.List(ctx, webhook.ListQuery{})
 		assert.ErrorIs(t, err, sqlstore.ErrUnknownKey)
-		_, err = store.ListActive(ctx, "t/one")
+		_, err = store.ListActive(ctx, webhook.Route{Trigger: "t/one"})
 		assert.ErrorIs(t, err, sqlstore.ErrUnknownKey)
 		_, err = store.Reencrypt(ctx)
 		assert.ErrorIs(t, err, sqlstore.ErrUnknownKey, "Reencrypt stops at a row it cannot read")
@@ -338,7 +338,7 @@ func TestTamperedCiphertext(t *testing.T) {
 				assert.Equal(t, victim.ID, de.Record)
 				assert.Equal(t, tc.column, de.Column)
 				assert.Contains(t, err.Error(), victim.ID.String())
-				_, err = store.List(ctx)
+				_, err = store.List(ctx, webhook.ListQuery{})
 				assert.ErrorIs(t, err, sqlstore.ErrDecrypt)
 				_, err = store.Get(ctx, other.ID)
 				assert.NoError(t, err, "the other row is intact")

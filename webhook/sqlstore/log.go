@@ -23,6 +23,9 @@ type AttemptRecord struct {
 	WebhookID uuid.UUID
 	// Trigger is the message's trigger identifier.
 	Trigger string
+	// Tenant is the tenant the message was dispatched for ("" for the
+	// application's own, and for attempts logged before tenants existed).
+	Tenant string
 	// Attempt counts attempts of the delivery from 1, replays included.
 	Attempt int
 	// Start is when the request was sent.
@@ -64,11 +67,11 @@ func (l *Log) RecordAttempt(ctx context.Context, env transport.Envelope, at tran
 		errText = at.Err.Error()
 	}
 	_, err := l.db.ExecContext(ctx, l.d.rebind(`INSERT INTO outhook_attempt
-	(delivery_id, webhook_id, trigger_id, attempt, start_us, duration_us, status_code, outcome, error, excerpt)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	(delivery_id, webhook_id, trigger_id, attempt, start_us, duration_us, status_code, outcome, error, excerpt, tenant)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		env.DeliveryID.String(), env.WebhookID.String(), env.Trigger, at.Number,
 		at.Start.UnixMicro(), at.Duration.Microseconds(), at.StatusCode, at.Outcome.String(),
-		clean(errText), clean(at.Excerpt))
+		clean(errText), clean(at.Excerpt), clean(env.Tenant))
 	if err != nil {
 		return fmt.Errorf("sqlstore: log attempt %d of delivery %s: %w", at.Number, env.DeliveryID, err)
 	}
@@ -80,7 +83,7 @@ func clean(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }
 
-const attemptColumns = `id, delivery_id, webhook_id, trigger_id, attempt, start_us, duration_us, status_code, outcome, error, excerpt`
+const attemptColumns = `id, delivery_id, webhook_id, trigger_id, attempt, start_us, duration_us, status_code, outcome, error, excerpt, tenant`
 
 // ByDelivery returns the attempts of one delivery, first first.
 func (l *Log) ByDelivery(ctx context.Context, deliveryID uuid.UUID) ([]AttemptRecord, error) {
@@ -135,7 +138,7 @@ func (l *Log) query(ctx context.Context, q string, args ...any) ([]AttemptRecord
 			startUS, durUS int64
 		)
 		if err := rows.Scan(&r.ID, &did, &wid, &r.Trigger, &r.Attempt, &startUS, &durUS,
-			&r.StatusCode, &r.Outcome, &r.Error, &r.Excerpt); err != nil {
+			&r.StatusCode, &r.Outcome, &r.Error, &r.Excerpt, &r.Tenant); err != nil {
 			return nil, fmt.Errorf("sqlstore: scan attempt: %w", err)
 		}
 		r.DeliveryID, _ = uuid.Parse(did)

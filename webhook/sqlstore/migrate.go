@@ -8,12 +8,17 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/outhook/outhook/webhook"
 )
 
+// column is a column Migrate adds to a table of an earlier version.
+type column struct{ name, def string }
+
 // webhookColumns are the columns of outhook_webhook added after its first
 // schema (id, disabled, created_us, data); Migrate adds those missing.
-var webhookColumns = []struct{ name, def string }{
+var webhookColumns = []column{
 	{"version", "BIGINT NOT NULL DEFAULT 1"},
 	{"updated_at", "TEXT NOT NULL DEFAULT ''"},
 	{"disabled_reason", "TEXT NOT NULL DEFAULT ''"},
@@ -22,17 +27,28 @@ var webhookColumns = []struct{ name, def string }{
 	{"secret", "TEXT NOT NULL DEFAULT ''"},
 	{"previous_secret", "TEXT NOT NULL DEFAULT ''"},
 	{"headers", "TEXT NOT NULL DEFAULT ''"},
+	{"tenant", "TEXT NOT NULL DEFAULT ''"},
+}
+
+// attemptColumnsAdded are the columns of outhook_attempt added after its
+// first schema; Migrate adds those missing.
+var attemptColumnsAdded = []column{
+	{"tenant", "TEXT NOT NULL DEFAULT ''"},
 }
 
 // Migrate creates outhook's tables and indexes if they do not exist yet, and
 // brings tables of earlier versions up to date. It is idempotent and safe to
 // run at every start, by several processes at once too. Tables:
-// outhook_webhook (the records) and outhook_attempt (the delivery log).
+// outhook_webhook (the records), outhook_webhook_route (the route index of
+// ListActive) and outhook_attempt (the delivery log).
 //
 // Records written before the version column existed get Version 1, and their
 // secrets and headers move out of the JSON document into their columns, in
-// plaintext as they were (Store.Reencrypt encrypts them). Stop processes of
-// earlier versions before migrating: their writes would not be seen.
+// plaintext as they were (Store.Reencrypt encrypts them). Records written
+// before tenants existed belong to the tenant "" and have no channels, and
+// the Migrate that creates the route index fills it with them. Stop
+// processes of earlier versions before migrating: they write records without
+// updating the route index, so ListActive would miss or misroute them.
 func Migrate(ctx context.Context, db *sql.DB, d Dialect) error {
 	if err := migrate(ctx, db, d); err != nil {
 		return fmt.Errorf("sqlstore: migrate (%s): %w", d, err)
@@ -88,13 +104,81 @@ func migrate(ctx context.Context, db *sql.DB, d Dialect) error {
 }
 
 func migrateIn(ctx context.Context, q execQuerier, d Dialect) error {
+	// The route index is filled once, when it is created; later, Create,
+	// Update and Delete keep it, and Migrate at every start stays cheap.
+	hadRoutes, err := tableExists(ctx, q, d, "outhook_webhook_route")
+	if err != nil {
+		return err
+	}
+	for _, s := range createTables(d) {
+		if _, err := q.ExecContext(ctx, s); err != nil {
+			return err
+		}
+	}
+	// Tables of earlier versions get their new columns before the indexes
+	// that name them.
+	if err := addColumns(ctx, q, d, "outhook_webhook", webhookColumns); err != nil {
+		return err
+	}
+	if err := addColumns(ctx, q, d, "outhook_attempt", attemptColumnsAdded); err != nil {
+		return err
+	}
+	for _, s := range indexes {
+		if _, err := q.ExecContext(ctx, s); err != nil {
+			return err
+		}
+	}
+	if err := moveLegacyRows(ctx, q, d); err != nil {
+		return err
+	}
+	if hadRoutes {
+		return nil
+	}
+	return addMissingRoutes(ctx, q, d)
+}
+
+// tableExists reports whether the table exists (in the current schema, on
+// PostgreSQL).
+func tableExists(ctx context.Context, q execQuerier, d Dialect, table string) (bool, error) {
+	query := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?`
+	if d.dollar {
+		// The schema CREATE TABLE IF NOT EXISTS looks in.
+		query = `SELECT COUNT(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	WHERE c.relname = $1 AND c.relkind = 'r' AND n.nspname = current_schema()`
+	}
+	rows, err := q.QueryContext(ctx, query, table)
+	if err != nil {
+		return false, fmt.Errorf("look for table %s: %w", table, err)
+	}
+	defer rows.Close()
+	n := 0
+	if rows.Next() {
+		err = rows.Scan(&n)
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil {
+		return false, fmt.Errorf("look for table %s: %w", table, err)
+	}
+	return n > 0, nil
+}
+
+// createTables returns the CREATE TABLE statements of the current schema.
+func createTables(d Dialect) []string {
 	cols := []string{"id TEXT PRIMARY KEY", "disabled " + d.boolType + " NOT NULL", "created_us BIGINT NOT NULL", "data TEXT NOT NULL"}
 	for _, c := range webhookColumns {
 		cols = append(cols, c.name+" "+c.def)
 	}
-	stmts := []string{
+	return []string{
 		"CREATE TABLE IF NOT EXISTS outhook_webhook (\n\t" + strings.Join(cols, ",\n\t") + "\n)",
-		`CREATE INDEX IF NOT EXISTS outhook_webhook_created ON outhook_webhook (created_us, id)`,
+		`CREATE TABLE IF NOT EXISTS outhook_webhook_route (
+	tenant TEXT NOT NULL,
+	trigger_id TEXT NOT NULL,
+	channel TEXT NOT NULL,
+	webhook_id TEXT NOT NULL,
+	PRIMARY KEY (tenant, trigger_id, channel, webhook_id)
+)` + d.clustered,
 		`CREATE TABLE IF NOT EXISTS outhook_attempt (
 	id ` + d.serial + `,
 	delivery_id TEXT NOT NULL,
@@ -106,34 +190,37 @@ func migrateIn(ctx context.Context, q execQuerier, d Dialect) error {
 	status_code INTEGER NOT NULL,
 	outcome TEXT NOT NULL,
 	error TEXT NOT NULL,
-	excerpt TEXT NOT NULL
+	excerpt TEXT NOT NULL,
+	tenant TEXT NOT NULL DEFAULT ''
 )`,
-		`CREATE INDEX IF NOT EXISTS outhook_attempt_delivery ON outhook_attempt (delivery_id, id)`,
-		`CREATE INDEX IF NOT EXISTS outhook_attempt_webhook ON outhook_attempt (webhook_id, start_us)`,
-		`CREATE INDEX IF NOT EXISTS outhook_attempt_start ON outhook_attempt (start_us)`,
 	}
-	for _, s := range stmts {
-		if _, err := q.ExecContext(ctx, s); err != nil {
-			return err
-		}
-	}
-	if err := addColumns(ctx, q, d); err != nil {
-		return err
-	}
-	return moveLegacyRows(ctx, q, d)
 }
 
-// addColumns adds the webhookColumns a table of an earlier version lacks.
-func addColumns(ctx context.Context, q execQuerier, d Dialect) error {
+// indexes are the CREATE INDEX statements of the current schema.
+var indexes = []string{
+	// List of all tenants.
+	`CREATE INDEX IF NOT EXISTS outhook_webhook_created ON outhook_webhook (created_us, id)`,
+	// List of one tenant, and the count of WithMaxRecordsPerTenant.
+	`CREATE INDEX IF NOT EXISTS outhook_webhook_tenant ON outhook_webhook (tenant, created_us, id)`,
+	// Update and Delete rewrite a record's routes.
+	`CREATE INDEX IF NOT EXISTS outhook_webhook_route_webhook ON outhook_webhook_route (webhook_id)`,
+	`CREATE INDEX IF NOT EXISTS outhook_attempt_delivery ON outhook_attempt (delivery_id, id)`,
+	`CREATE INDEX IF NOT EXISTS outhook_attempt_webhook ON outhook_attempt (webhook_id, start_us)`,
+	`CREATE INDEX IF NOT EXISTS outhook_attempt_start ON outhook_attempt (start_us)`,
+}
+
+// addColumns adds the columns of cols that table, of an earlier version,
+// lacks.
+func addColumns(ctx context.Context, q execQuerier, d Dialect, table string, cols []column) error {
 	if d.dollar {
-		for _, c := range webhookColumns {
-			if _, err := q.ExecContext(ctx, `ALTER TABLE outhook_webhook ADD COLUMN IF NOT EXISTS `+c.name+` `+c.def); err != nil {
+		for _, c := range cols {
+			if _, err := q.ExecContext(ctx, `ALTER TABLE `+table+` ADD COLUMN IF NOT EXISTS `+c.name+` `+c.def); err != nil {
 				return fmt.Errorf("add column %s: %w", c.name, err)
 			}
 		}
 		return nil
 	}
-	rows, err := q.QueryContext(ctx, `SELECT name FROM pragma_table_info('outhook_webhook')`)
+	rows, err := q.QueryContext(ctx, `SELECT name FROM pragma_table_info('`+table+`')`)
 	if err != nil {
 		return fmt.Errorf("read columns: %w", err)
 	}
@@ -150,11 +237,11 @@ func addColumns(ctx context.Context, q execQuerier, d Dialect) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read columns: %w", err)
 	}
-	for _, c := range webhookColumns {
+	for _, c := range cols {
 		if have[c.name] {
 			continue
 		}
-		if _, err := q.ExecContext(ctx, `ALTER TABLE outhook_webhook ADD COLUMN `+c.name+` `+c.def); err != nil {
+		if _, err := q.ExecContext(ctx, `ALTER TABLE `+table+` ADD COLUMN `+c.name+` `+c.def); err != nil {
 			return fmt.Errorf("add column %s: %w", c.name, err)
 		}
 	}
@@ -202,4 +289,42 @@ func moveLegacyRows(ctx context.Context, q execQuerier, d Dialect) error {
 		}
 	}
 	return nil
+}
+
+// addMissingRoutes indexes the records that have no routes: those written
+// before the route index existed. Every record subscribes to a trigger, so
+// every record has routes.
+func addMissingRoutes(ctx context.Context, q execQuerier, d Dialect) error {
+	rows, err := q.QueryContext(ctx, `SELECT id, tenant, data FROM outhook_webhook w
+	WHERE NOT EXISTS (SELECT 1 FROM outhook_webhook_route r WHERE r.webhook_id = w.id)`)
+	if err != nil {
+		return fmt.Errorf("read records without routes: %w", err)
+	}
+	var missing []route
+	for rows.Next() {
+		var id, tenant, data string
+		if err := rows.Scan(&id, &tenant, &data); err != nil {
+			rows.Close()
+			return fmt.Errorf("read records without routes: %w", err)
+		}
+		var doc record
+		if err := json.Unmarshal([]byte(data), &doc); err != nil {
+			rows.Close()
+			return fmt.Errorf("record %s: decode: %w", id, err)
+		}
+		w := (*webhook.Webhook)(&doc)
+		// The columns are authoritative: a legacy document lacks the
+		// tenant.
+		w.Tenant = tenant
+		if w.ID, err = uuid.Parse(id); err != nil {
+			rows.Close()
+			return fmt.Errorf("record %q: %w", id, err)
+		}
+		missing = append(missing, routesOf(w)...)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read records without routes: %w", err)
+	}
+	return insertRoutes(ctx, q, d, missing)
 }

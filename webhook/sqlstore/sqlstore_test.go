@@ -26,7 +26,10 @@ import (
 	"github.com/outhook/outhook/webhook/sqlstore"
 )
 
-func openDB(t *testing.T, name string) (*sql.DB, sqlstore.Dialect) {
+// dialects names the databases every test runs on.
+var dialects = []string{"sqlite", "postgres"}
+
+func openDB(t testing.TB, name string) (*sql.DB, sqlstore.Dialect) {
 	t.Helper()
 	var (
 		db  *sql.DB
@@ -114,6 +117,7 @@ func TestRoundTripEveryField(t *testing.T) {
 		fill(t, reflect.ValueOf(&w).Elem(), "Webhook")
 		// Make it valid where validation looks; every field stays non-zero.
 		w.Triggers = []string{"test/a"}
+		w.Channels = []string{"campaign/x"}
 		w.URL = "https://example.com/hook"
 		w.Method = "POST"
 		w.Headers = map[string]string{"X-Tenant": "42"}
@@ -161,9 +165,10 @@ func TestStoreCRUD(t *testing.T) {
 			}
 			return out
 		}
-		assert.Equal(t, []string{"a", "b"}, names(store.List(ctx)))
-		assert.Equal(t, []string{"a", "b"}, names(store.ListActive(ctx, "t/one")))
-		assert.Equal(t, []string{"b"}, names(store.ListActive(ctx, "t/two")))
+		page, err := store.List(ctx, webhook.ListQuery{})
+		assert.Equal(t, []string{"a", "b"}, names(page.Records, err))
+		assert.Equal(t, []string{"a", "b"}, names(store.ListActive(ctx, webhook.Route{Trigger: "t/one"})))
+		assert.Equal(t, []string{"b"}, names(store.ListActive(ctx, webhook.Route{Trigger: "t/two"})))
 
 		a.Disabled, a.Secret = true, ""
 		require.NoError(t, store.Update(ctx, a))
@@ -172,7 +177,7 @@ func TestStoreCRUD(t *testing.T) {
 		assert.True(t, got.Disabled)
 		assert.NotEmpty(t, got.Secret, "an empty secret keeps the stored one")
 		assert.True(t, got.UpdatedAt.After(got.CreatedAt))
-		assert.Equal(t, []string{"b"}, names(store.ListActive(ctx, "t/one")))
+		assert.Equal(t, []string{"b"}, names(store.ListActive(ctx, webhook.Route{Trigger: "t/one"})))
 
 		require.NoError(t, store.Delete(ctx, b.ID))
 		_, err = store.Get(ctx, b.ID)
@@ -198,6 +203,25 @@ func TestStoreContract(t *testing.T) {
 	forEach(t, func(t *testing.T, db *sql.DB, d sqlstore.Dialect) {
 		storetest.Run(t, func(*testing.T) webhook.Store { return sqlstore.New(db, d) }, 200)
 	})
+}
+
+// TestTenantContract runs the tenant contract of every webhook.Store, each
+// test on a database of its own: the contract counts every record.
+func TestTenantContract(t *testing.T) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			storetest.RunTenants(t,
+				func(t *testing.T) webhook.Store {
+					db, d := openDB(t, name)
+					return sqlstore.New(db, d)
+				},
+				func(t *testing.T, perTenant int) webhook.Store {
+					db, d := openDB(t, name)
+					return sqlstore.New(db, d, sqlstore.WithMaxRecordsPerTenant(perTenant))
+				})
+		})
+	}
 }
 
 func TestUpdateVersions(t *testing.T) {
@@ -237,7 +261,7 @@ func TestUpdateVersions(t *testing.T) {
 		assert.Equal(t, at.UTC(), got.DisabledAt, "DisabledAt keeps its nanoseconds")
 		assert.True(t, got.UpdatedAt.After(w.UpdatedAt), "Disable sets UpdatedAt")
 		assert.Equal(t, "edited", got.Description, "Disable changes nothing else")
-		active, err := store.ListActive(ctx, "t/one")
+		active, err := store.ListActive(ctx, webhook.Route{Trigger: "t/one"})
 		require.NoError(t, err)
 		assert.Empty(t, active)
 
@@ -248,7 +272,7 @@ func TestUpdateVersions(t *testing.T) {
 		assert.False(t, got.Disabled)
 		assert.Empty(t, got.DisabledReason)
 		assert.True(t, got.DisabledAt.IsZero())
-		active, err = store.ListActive(ctx, "t/one")
+		active, err = store.ListActive(ctx, webhook.Route{Trigger: "t/one"})
 		require.NoError(t, err)
 		assert.Len(t, active, 1)
 	})
@@ -256,20 +280,22 @@ func TestUpdateVersions(t *testing.T) {
 
 // legacyTable is outhook_webhook as Migrate created it before records had a
 // version: the whole record, secrets included, in the JSON document.
-func legacyTable(d sqlstore.Dialect) string {
+func legacyTable(d sqlstore.Dialect) []string {
 	boolType := "INTEGER"
 	if d == sqlstore.Postgres {
 		boolType = "BOOLEAN"
 	}
-	return `CREATE TABLE outhook_webhook (
+	return []string{`CREATE TABLE outhook_webhook (
 	id TEXT PRIMARY KEY,
 	disabled ` + boolType + ` NOT NULL,
 	created_us BIGINT NOT NULL,
 	data TEXT NOT NULL
-)`
+)`}
 }
 
-func openLegacyDB(t *testing.T, name string) (*sql.DB, sqlstore.Dialect) {
+// openLegacyDB opens an empty database and creates the tables of an
+// earlier version in it.
+func openLegacyDB(t *testing.T, name string, schema func(sqlstore.Dialect) []string) (*sql.DB, sqlstore.Dialect) {
 	t.Helper()
 	var (
 		db  *sql.DB
@@ -287,8 +313,10 @@ func openLegacyDB(t *testing.T, name string) (*sql.DB, sqlstore.Dialect) {
 	}
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
-	_, err = db.Exec(legacyTable(d))
-	require.NoError(t, err)
+	for _, s := range schema(d) {
+		_, err = db.Exec(s)
+		require.NoError(t, err)
+	}
 	return db, d
 }
 
@@ -297,7 +325,7 @@ func TestMigrateEarlierSchema(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			db, d := openLegacyDB(t, name)
+			db, d := openLegacyDB(t, name, legacyTable)
 			id := uuid.New()
 			created := time.Date(2025, 1, 2, 3, 4, 5, 6, time.UTC)
 			secret, err := signer.GenerateSecret("")
@@ -343,7 +371,7 @@ func TestMigrateEarlierSchema(t *testing.T) {
 			got.Enable()
 			require.NoError(t, store.Update(ctx, got))
 			assert.EqualValues(t, 2, got.Version)
-			active, err := store.ListActive(ctx, "t/one")
+			active, err := store.ListActive(ctx, webhook.Route{Trigger: "t/one"})
 			require.NoError(t, err)
 			require.Len(t, active, 1)
 			assert.Equal(t, secret, active[0].Secret.Reveal())
@@ -360,7 +388,7 @@ func TestMigrateConcurrently(t *testing.T) {
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			db, d := openLegacyDB(t, name)
+			db, d := openLegacyDB(t, name, legacyTable)
 			var wg sync.WaitGroup
 			errs := make([]error, 4)
 			for i := range errs {
@@ -434,7 +462,7 @@ func Example() {
 	if err := store.Create(ctx, w); err != nil {
 		panic(err)
 	}
-	active, _ := store.ListActive(ctx, "shop/order-paid")
+	active, _ := store.ListActive(ctx, webhook.Route{Trigger: "shop/order-paid"})
 	fmt.Println(len(active), active[0].Name)
 	// Output: 1 CRM
 }

@@ -15,18 +15,21 @@ import (
 
 // Store is a webhook.Store in the outhook_webhook table. A record is kept as
 // one JSON document beside columns for what queries filter on or write alone
-// (disabled, version, the disabling's reason and time, updated_at) and for
-// its secrets (secret, previous_secret and headers, in plaintext or
+// (tenant, disabled, version, the disabling's reason and time, updated_at)
+// and for its secrets (secret, previous_secret and headers, in plaintext or
 // encrypted: see WithEncryption), so fields added to webhook.Webhook are
-// stored without a migration. It is safe for concurrent use, by many
-// processes on one database too: Update and Disable are single conditional
-// writes.
+// stored without a migration. The route index (outhook_webhook_route) holds
+// each record's tenant, triggers and channels for ListActive. It is safe for
+// concurrent use, by many processes on one database too: Create, Update and
+// Delete write a record and its routes in one transaction, Update and
+// Disable are conditional writes.
 type Store struct {
 	db   *sql.DB
 	rdb  *sql.DB // reads; db unless WithReader
 	d    Dialect
 	now  func() time.Time
 	keys *Keyring // nil: secrets in plaintext
+	max  int      // records per tenant; 0: no limit
 }
 
 var _ webhook.Store = (*Store)(nil)
@@ -81,17 +84,26 @@ func WithClock(now func() time.Time) StoreOption {
 	})
 }
 
+// WithMaxRecordsPerTenant makes Create refuse, with an error matching
+// webhook.ErrTenantFull, a record whose tenant has n records already, even
+// when processes create records of one tenant at once; n <= 0 sets no limit
+// (the default). Such Creates take turns per tenant (PostgreSQL) or wait for
+// the database's write lock anyway (SQLite).
+func WithMaxRecordsPerTenant(n int) StoreOption {
+	return storeOption(func(s *Store) { s.max = max(n, 0) })
+}
+
 // record is webhook.Webhook without its methods, so a MarshalJSON added for
 // an API (one that hides the secret, say) does not change what is stored.
 type record webhook.Webhook
 
 // rowColumns are the columns of outhook_webhook a row is read from.
-const rowColumns = `id, disabled, data, version, updated_at, disabled_reason, disabled_at, key_id, secret, previous_secret, headers`
+const rowColumns = `id, tenant, disabled, data, version, updated_at, disabled_reason, disabled_at, key_id, secret, previous_secret, headers`
 
 // row is a record as stored. The secret columns hold plaintext when keyID
 // is empty, and what Keyring.seal returns under the key keyID otherwise.
 type row struct {
-	id                                     string
+	id, tenant                             string
 	disabled                               bool
 	data                                   string
 	version                                int64
@@ -100,7 +112,7 @@ type row struct {
 }
 
 func (r *row) scan(sc interface{ Scan(...any) error }) error {
-	return sc.Scan(&r.id, &r.disabled, &r.data, &r.version, &r.updatedAt, &r.disabledReason, &r.disabledAt,
+	return sc.Scan(&r.id, &r.tenant, &r.disabled, &r.data, &r.version, &r.updatedAt, &r.disabledReason, &r.disabledAt,
 		&r.keyID, &r.secret, &r.previousSecret, &r.headers)
 }
 
@@ -124,6 +136,7 @@ func parseTime(s string) (time.Time, error) {
 // in columns, and the secrets, sealed under kr's current key unless kr is nil.
 func encodeRow(w *webhook.Webhook, kr *Keyring) (*row, error) {
 	doc := *w
+	doc.Tenant = ""
 	doc.Secret, doc.PreviousSecret, doc.Headers = "", "", nil
 	doc.Disabled, doc.DisabledReason, doc.DisabledAt = false, "", time.Time{}
 	doc.UpdatedAt, doc.Version = time.Time{}, 0
@@ -139,7 +152,7 @@ func encodeRow(w *webhook.Webhook, kr *Keyring) (*row, error) {
 		}
 		headers = string(b)
 	}
-	r := &row{id: w.ID.String(), disabled: w.Disabled, data: string(data), version: w.Version,
+	r := &row{id: w.ID.String(), tenant: w.Tenant, disabled: w.Disabled, data: string(data), version: w.Version,
 		updatedAt: formatTime(w.UpdatedAt), disabledReason: w.DisabledReason, disabledAt: formatTime(w.DisabledAt),
 		secret: w.Secret.Reveal(), previousSecret: w.PreviousSecret.Reveal(), headers: headers}
 	if kr != nil {
@@ -158,7 +171,7 @@ func decodeRow(r *row, kr *Keyring) (*webhook.Webhook, error) {
 		return nil, fmt.Errorf("sqlstore: decode record %s: %w", r.id, err)
 	}
 	w := (*webhook.Webhook)(&doc)
-	w.Disabled, w.DisabledReason, w.Version = r.disabled, r.disabledReason, r.version
+	w.Tenant, w.Disabled, w.DisabledReason, w.Version = r.tenant, r.disabled, r.disabledReason, r.version
 	var err error
 	if w.UpdatedAt, err = parseTime(r.updatedAt); err != nil {
 		return nil, fmt.Errorf("sqlstore: decode record %s: updated_at: %w", r.id, err)
@@ -215,7 +228,20 @@ func (s *Store) storedVersion(ctx context.Context, id uuid.UUID) (int64, bool, e
 	return v, true, nil
 }
 
-// Create implements webhook.Store.
+// insertColumns are the columns Create writes, in the order of row.values.
+const insertColumns = `id, tenant, disabled, created_us, data, version, updated_at, disabled_reason, disabled_at, key_id, secret, previous_secret, headers`
+
+// values returns what Create writes to insertColumns for r, created at
+// createdUS.
+func (r *row) values(createdUS int64) []any {
+	return []any{r.id, r.tenant, r.disabled, createdUS, r.data, r.version, r.updatedAt, r.disabledReason, r.disabledAt,
+		r.keyID, r.secret, r.previousSecret, r.headers}
+}
+
+// Create implements webhook.Store: the record and its routes in one
+// transaction. With WithMaxRecordsPerTenant it counts the tenant's records
+// in that transaction, after its INSERT, and rolls back when they are too
+// many.
 func (s *Store) Create(ctx context.Context, w *webhook.Webhook) error {
 	if err := webhook.PrepareCreate(w, s.now()); err != nil {
 		return err
@@ -229,17 +255,46 @@ func (s *Store) Create(ctx context.Context, w *webhook.Webhook) error {
 	} else if found {
 		return fmt.Errorf("%w: %s", webhook.ErrExists, w.ID)
 	}
-	_, err = s.db.ExecContext(ctx, s.d.rebind(`INSERT INTO outhook_webhook
-	(id, disabled, created_us, data, version, updated_at, disabled_reason, disabled_at, key_id, secret, previous_secret, headers)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		r.id, r.disabled, w.CreatedAt.UnixMicro(), r.data, r.version, r.updatedAt, r.disabledReason, r.disabledAt,
-		r.keyID, r.secret, r.previousSecret, r.headers)
-	if err != nil {
-		// A concurrent Create of the same ID loses on the primary key.
-		if _, found, _ := s.storedVersion(ctx, w.ID); found {
-			return fmt.Errorf("%w: %s", webhook.ErrExists, w.ID)
+	err = s.inTx(ctx, func(tx *sql.Tx) error { return s.insert(ctx, tx, w, r) })
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, webhook.ErrTenantFull):
+		return err
+	}
+	// A concurrent Create of the same ID loses on the primary key.
+	if _, found, _ := s.storedVersion(ctx, w.ID); found {
+		return fmt.Errorf("%w: %s", webhook.ErrExists, w.ID)
+	}
+	return fmt.Errorf("sqlstore: create %s: %w", w.ID, err)
+}
+
+// insert writes r, the row of w, and its routes in tx, and refuses a tenant
+// over the store's limit.
+func (s *Store) insert(ctx context.Context, tx *sql.Tx, w *webhook.Webhook, r *row) error {
+	if s.max > 0 {
+		if err := lockTenant(ctx, tx, s.d, w.Tenant); err != nil {
+			return err
 		}
-		return fmt.Errorf("sqlstore: create %s: %w", w.ID, err)
+	}
+	_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO outhook_webhook (`+insertColumns+`)
+	VALUES (`+placeholders(13)+`)`), r.values(w.CreatedAt.UnixMicro())...)
+	if err != nil {
+		return err
+	}
+	if err := insertRoutes(ctx, tx, s.d, routesOf(w)); err != nil {
+		return err
+	}
+	if s.max == 0 {
+		return nil
+	}
+	var n int
+	err = tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM outhook_webhook WHERE tenant = ?`), w.Tenant).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("count the records of tenant %q: %w", w.Tenant, err)
+	}
+	if n > s.max {
+		return webhook.TenantFull(w, s.max)
 	}
 	return nil
 }
@@ -260,8 +315,9 @@ func conflict(id uuid.UUID, have, want int64) error {
 }
 
 // Update implements webhook.Store: one write, conditional on w.Version being
-// the stored version. CreatedAt is kept from the stored record, and so is the
-// secret when w.Secret is empty.
+// the stored version, with the record's routes rewritten in its transaction.
+// CreatedAt is kept from the stored record, and so is the secret when
+// w.Secret is empty.
 func (s *Store) Update(ctx context.Context, w *webhook.Webhook) error {
 	if err := w.Validate(); err != nil {
 		return err
@@ -269,6 +325,9 @@ func (s *Store) Update(ctx context.Context, w *webhook.Webhook) error {
 	old, err := s.readRow(ctx, s.rdb, w.ID.String())
 	if err != nil {
 		return err
+	}
+	if old.tenant != w.Tenant {
+		return webhook.TenantChanged(w, old.tenant)
 	}
 	if old.version != w.Version {
 		return conflict(w.ID, w.Version, old.version)
@@ -290,24 +349,11 @@ func (s *Store) Update(ctx context.Context, w *webhook.Webhook) error {
 	c.CreatedAt = stored.CreatedAt
 	c.UpdatedAt = s.now().UTC()
 	c.Version = w.Version + 1
-	r, err := encodeRow(c, s.keys)
-	if err != nil {
-		return err
-	}
-	res, err := s.db.ExecContext(ctx, s.d.rebind(`UPDATE outhook_webhook
-	SET disabled = ?, data = ?, version = ?, updated_at = ?, disabled_reason = ?, disabled_at = ?,
-		key_id = ?, secret = ?, previous_secret = ?, headers = ?
-	WHERE id = ? AND version = ?`),
-		r.disabled, r.data, r.version, r.updatedAt, r.disabledReason, r.disabledAt,
-		r.keyID, r.secret, r.previousSecret, r.headers, r.id, w.Version)
+	written, err := s.replace(ctx, c, w.Version)
 	if err != nil {
 		return fmt.Errorf("sqlstore: update %s: %w", w.ID, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("sqlstore: update %s: %w", w.ID, err)
-	}
-	if n == 0 {
+	if !written {
 		v, found, err := s.storedVersion(ctx, w.ID)
 		switch {
 		case err != nil:
@@ -320,6 +366,37 @@ func (s *Store) Update(ctx context.Context, w *webhook.Webhook) error {
 	}
 	w.Secret, w.CreatedAt, w.UpdatedAt, w.Version = c.Secret, c.CreatedAt, c.UpdatedAt, c.Version
 	return nil
+}
+
+// replace writes c over the stored row of its ID if that row is at version,
+// and c's routes over the row's, in one transaction. It reports whether it
+// wrote.
+func (s *Store) replace(ctx context.Context, c *webhook.Webhook, version int64) (bool, error) {
+	r, err := encodeRow(c, s.keys)
+	if err != nil {
+		return false, err
+	}
+	written := false
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE outhook_webhook
+	SET disabled = ?, data = ?, version = ?, updated_at = ?, disabled_reason = ?, disabled_at = ?,
+		key_id = ?, secret = ?, previous_secret = ?, headers = ?
+	WHERE id = ? AND version = ?`),
+			r.disabled, r.data, r.version, r.updatedAt, r.disabledReason, r.disabledAt,
+			r.keyID, r.secret, r.previousSecret, r.headers, r.id, version)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		written = true
+		if err := deleteRoutes(ctx, tx, s.d, r.id); err != nil {
+			return err
+		}
+		return insertRoutes(ctx, tx, s.d, routesOf(c))
+	})
+	return written && err == nil, err
 }
 
 // Disable implements webhook.Store with one conditional write.
@@ -346,41 +423,65 @@ func (s *Store) Disable(ctx context.Context, id uuid.UUID, reason string, at tim
 	return false, nil
 }
 
-// Delete implements webhook.Store.
+// Delete implements webhook.Store: the record and its routes in one
+// transaction.
 func (s *Store) Delete(ctx context.Context, id uuid.UUID) error {
-	res, err := s.db.ExecContext(ctx, s.d.rebind(`DELETE FROM outhook_webhook WHERE id = ?`), id.String())
+	errNotFound := fmt.Errorf("%w: %s", webhook.ErrNotFound, id)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM outhook_webhook WHERE id = ?`), id.String())
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return errNotFound
+		}
+		return deleteRoutes(ctx, tx, s.d, id.String())
+	})
+	if errors.Is(err, errNotFound) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("sqlstore: delete %s: %w", id, err)
-	}
-	if n, err := res.RowsAffected(); err == nil && n == 0 {
-		return fmt.Errorf("%w: %s", webhook.ErrNotFound, id)
 	}
 	return nil
 }
 
-// List implements webhook.Store.
-func (s *Store) List(ctx context.Context) ([]*webhook.Webhook, error) {
-	return s.list(ctx, `SELECT `+rowColumns+` FROM outhook_webhook ORDER BY created_us, id`, nil)
-}
-
-// ListActive implements webhook.Store. Subscriptions are matched in Go on the
-// enabled records, which is fast for the hundreds of records an app has.
-func (s *Store) ListActive(ctx context.Context, trigger string) ([]*webhook.Webhook, error) {
-	recs, err := s.list(ctx, `SELECT `+rowColumns+` FROM outhook_webhook WHERE disabled = ? ORDER BY created_us, id`, []any{false})
-	if err != nil {
-		return nil, err
-	}
-	out := recs[:0]
-	for _, w := range recs {
-		if !w.Disabled && w.Subscribes(trigger) {
-			out = append(out, w)
+// List implements webhook.Store: a page of one tenant's records, or of
+// every tenant's, read through an index in the order of webhook.Cursor.
+func (s *Store) List(ctx context.Context, q webhook.ListQuery) (webhook.Page, error) {
+	var after *webhook.Cursor
+	if q.After != "" {
+		c, err := webhook.ParseCursor(q.After)
+		if err != nil {
+			return webhook.Page{}, err
 		}
+		after = &c
 	}
-	return out, nil
+	query, args := listQuery(s.d, q, after)
+	recs, err := s.list(ctx, query, args)
+	if err != nil {
+		return webhook.Page{}, err
+	}
+	p := webhook.Page{Records: recs}
+	if n := q.PageSize(); len(recs) > n {
+		p.Records = recs[:n]
+		p.Next = webhook.CursorAfter(recs[n-1]).String()
+	}
+	return p, nil
 }
 
+// ListActive implements webhook.Store with one query through the route
+// index (see listActiveQuery): its cost grows with the records the route
+// reaches, not with the records stored.
+func (s *Store) ListActive(ctx context.Context, r webhook.Route) ([]*webhook.Webhook, error) {
+	query, args := listActiveQuery(s.d, r)
+	return s.list(ctx, query, args)
+}
+
+// list runs q, a query for rowColumns already rebound for the dialect, on
+// the reader and decodes the records.
 func (s *Store) list(ctx context.Context, q string, args []any) ([]*webhook.Webhook, error) {
-	rows, err := s.rdb.QueryContext(ctx, s.d.rebind(q), args...)
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list: %w", err)
 	}
