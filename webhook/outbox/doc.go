@@ -14,6 +14,16 @@
 //	deliveries, err := ob.Dispatch(ctx, PageUpdated{ID: 42})     // StatusQueued
 //	deliveries, err = ob.DispatchTx(ctx, tx, PageUpdated{ID: 42}) // if and only if tx commits
 //
+// Dispatch and DispatchTx take webhook.DispatchOptions: WithTenant,
+// WithChannels and WithIdempotencyKey. An idempotency key is held in the
+// database by River's unique jobs, across restarts and processes: a repeat
+// with the same key, tenant and trigger creates no delivery for a record
+// that has one, and returns that delivery marked Duplicate, for as long as
+// its job is kept (at least WithCompletedRetention, 24 hours, after it was
+// delivered, and WithDeadLetterRetention, 7 days, after it gave up; see
+// package durable for the exact rules). A key used in a transaction that
+// rolls back leaves nothing behind.
+//
 // Retries follow durable.DefaultBackOff (25 attempts over about two and a
 // half days) unless WithSenderOptions gives webhook.WithBackOff. Every
 // attempt is written to the delivery log (Log); deliveries that gave up are

@@ -237,3 +237,36 @@ func ExampleWithOnDeadLetter() {
 	// Output:
 	// true failed 3 503
 }
+
+// A dispatch with an idempotency key, repeated (a client retrying its
+// request, a job run twice), creates no second delivery: it returns the
+// first one, marked Duplicate. The key is kept in the database, so this
+// holds across restarts too.
+func ExampleOutbox_Dispatch_idempotencyKey() {
+	ctx := context.Background()
+	reg := trigger.NewRegistry()
+	_ = trigger.Register[PageUpdated](reg, "myapp/page-updated", "a page was saved")
+	ob, err := outboxsqlite.Open(":memory:", reg, outbox.WithLogger(quietLogger()))
+	if err != nil {
+		panic(err)
+	}
+	defer ob.Close(ctx)
+	if err := ob.Migrate(ctx); err != nil {
+		panic(err)
+	}
+	_ = ob.Store().Create(ctx, &webhook.Webhook{Name: "CRM", Tenant: "acme", Triggers: []string{"myapp/page-updated"},
+		URL: "https://crm.example/hooks"})
+
+	opts := []webhook.DispatchOption{webhook.WithTenant("acme"), webhook.WithIdempotencyKey("page-42-v7")}
+	first, err := ob.Dispatch(ctx, PageUpdated{ID: 42}, opts...)
+	if err != nil {
+		panic(err)
+	}
+	again, err := ob.Dispatch(ctx, PageUpdated{ID: 42}, opts...)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(first[0].Duplicate, again[0].Duplicate, again[0].ID == first[0].ID)
+	// Output:
+	// false true true
+}

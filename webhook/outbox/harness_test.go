@@ -43,7 +43,7 @@ type outboxAPI interface {
 	Migrate(ctx context.Context) error
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
-	Dispatch(ctx context.Context, msg trigger.Message) ([]webhook.Delivery, error)
+	Dispatch(ctx context.Context, msg trigger.Message, opts ...webhook.DispatchOption) ([]webhook.Delivery, error)
 	DeadLetters(ctx context.Context, limit int) ([]durable.DeadLetter, error)
 }
 
@@ -62,7 +62,7 @@ type backend struct {
 	// client is the River client, as what Close must stop.
 	client interface{ Stopped() <-chan struct{} }
 	// dispatchTx dispatches msg in an app transaction that commits or rolls back.
-	dispatchTx func(ctx context.Context, msg trigger.Message, commit bool) ([]webhook.Delivery, error)
+	dispatchTx func(ctx context.Context, msg trigger.Message, commit bool, opts ...webhook.DispatchOption) ([]webhook.Delivery, error)
 }
 
 // testBackOff retries quickly: at most attempts attempts, 10 ms apart.
@@ -107,12 +107,12 @@ func openSQLiteAt(t *testing.T, path string, opts ...outbox.Option) *backend {
 	require.NoError(t, ob.Migrate(ctx))
 	return &backend{
 		name: "sqlite", ob: ob, store: ob.Store(), log: ob.Log(), redeliver: ob.Redeliver, jobs: ob.Client().JobList, close: ob.Close, client: ob.Client(),
-		dispatchTx: func(ctx context.Context, msg trigger.Message, commit bool) ([]webhook.Delivery, error) {
+		dispatchTx: func(ctx context.Context, msg trigger.Message, commit bool, opts ...webhook.DispatchOption) ([]webhook.Delivery, error) {
 			tx, err := ob.DB().BeginTx(ctx, nil)
 			if err != nil {
 				return nil, err
 			}
-			ds, err := ob.DispatchTx(ctx, tx, msg)
+			ds, err := ob.DispatchTx(ctx, tx, msg, opts...)
 			if err != nil || !commit {
 				return ds, errorsJoin(err, tx.Rollback())
 			}
@@ -134,7 +134,7 @@ func openPostgresAt(t *testing.T, schema, dsn string, opts ...outbox.Option) *ba
 	require.NoError(t, ob.Migrate(context.Background()))
 	return &backend{
 		name: "postgres", ob: ob, store: ob.Store(), log: ob.Log(), redeliver: ob.Redeliver, jobs: ob.Client().JobList, close: ob.Close, client: ob.Client(),
-		dispatchTx: func(ctx context.Context, msg trigger.Message, commit bool) ([]webhook.Delivery, error) {
+		dispatchTx: func(ctx context.Context, msg trigger.Message, commit bool, opts ...webhook.DispatchOption) ([]webhook.Delivery, error) {
 			tx, err := pool.Begin(ctx)
 			if err != nil {
 				return nil, err
@@ -143,7 +143,7 @@ func openPostgresAt(t *testing.T, schema, dsn string, opts ...outbox.Option) *ba
 			if _, err := tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS app_page (id INT)"); err != nil {
 				return nil, errorsJoin(err, tx.Rollback(ctx))
 			}
-			ds, err := ob.DispatchTx(ctx, tx, msg)
+			ds, err := ob.DispatchTx(ctx, tx, msg, opts...)
 			if err != nil || !commit {
 				return ds, errorsJoin(err, tx.Rollback(ctx))
 			}

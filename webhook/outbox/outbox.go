@@ -219,12 +219,18 @@ func rescueAfter(jobTimeout time.Duration) time.Duration {
 }
 
 // viaOutbox is the Dispatcher's transport: the River transport, which exists
-// only once the client it needs is built, after the Dispatcher.
+// only once the client it needs is built, after the Dispatcher. It is a
+// transport.Deduplicator as the River transport is, so that the Dispatcher
+// leaves idempotency keys to River's unique jobs.
 type viaOutbox[TTx any] struct{ o *Outbox[TTx] }
+
+var _ transport.Deduplicator = viaOutbox[any]{}
 
 func (v viaOutbox[TTx]) Send(ctx context.Context, a transport.Attempter, envs []transport.Envelope) ([]transport.Result, error) {
 	return v.o.transport.Send(ctx, a, envs)
 }
+
+func (v viaOutbox[TTx]) DeduplicatesByKey() bool { return true }
 
 func newConfig(opts []Option) config {
 	c := config{workers: DefaultWorkers, completedRetention: DefaultCompletedRetention,
@@ -268,32 +274,7 @@ func New[TTx any](driver riverdriver.Driver[TTx], db *sql.DB, d sqlstore.Dialect
 	o.dispatcher = webhook.NewDispatcher(store, reg, dopts...)
 
 	workers := river.NewWorkers()
-	rc := &river.Config{
-		Logger:                      cfg.logger,
-		Schema:                      cfg.schema,
-		Workers:                     workers,
-		CompletedJobRetentionPeriod: cfg.completedRetention,
-		DiscardedJobRetentionPeriod: cfg.deadLetterRetention,
-		CancelledJobRetentionPeriod: cfg.deadLetterRetention,
-		Queues: map[string]river.QueueConfig{durable.Queue: {
-			MaxWorkers: cfg.workers, FetchCooldown: cfg.fetchCooldown, FetchPollInterval: cfg.fetchPollInterval,
-		}},
-	}
-	if cfg.attemptRetention > 0 {
-		river.AddWorker(workers, durable.NewPruneWorker(o.log, cfg.attemptRetention, cfg.now))
-		rc.PeriodicJobs = append(rc.PeriodicJobs, durable.PrunePeriodicJob(min(cfg.attemptRetention/4, time.Hour)))
-	}
-	if cfg.jobTimeout != 0 {
-		rc.JobTimeout = cfg.jobTimeout
-	}
-	rescue := rescueAfter(rc.JobTimeout)
-	rc.RescueStuckJobsAfter = rescue
-	if cfg.river != nil {
-		cfg.river(rc)
-		if rc.RescueStuckJobsAfter == rescue { // follow a JobTimeout the callback changed
-			rc.RescueStuckJobsAfter = rescueAfter(rc.JobTimeout)
-		}
-	}
+	rc := riverConfig(cfg, workers, o.log)
 	// Added after the callback, so that the fair share follows the Queue's
 	// worker count it may have changed.
 	wopts := []durable.WorkerOption{durable.WithAttemptLog(o.log), durable.WithLogger(cfg.logger),
@@ -320,6 +301,39 @@ func New[TTx any](driver riverdriver.Driver[TTx], db *sql.DB, d sqlstore.Dialect
 	o.client = client
 	o.transport = durable.New(client)
 	return o, nil
+}
+
+// riverConfig is the River client's configuration for cfg, with workers
+// (holding the prune worker when attempt rows expire) and the WithRiverConfig
+// callback applied; the delivery Worker is added by New.
+func riverConfig(cfg config, workers *river.Workers, log *sqlstore.Log) *river.Config {
+	rc := &river.Config{
+		Logger:                      cfg.logger,
+		Schema:                      cfg.schema,
+		Workers:                     workers,
+		CompletedJobRetentionPeriod: cfg.completedRetention,
+		DiscardedJobRetentionPeriod: cfg.deadLetterRetention,
+		CancelledJobRetentionPeriod: cfg.deadLetterRetention,
+		Queues: map[string]river.QueueConfig{durable.Queue: {
+			MaxWorkers: cfg.workers, FetchCooldown: cfg.fetchCooldown, FetchPollInterval: cfg.fetchPollInterval,
+		}},
+	}
+	if cfg.attemptRetention > 0 {
+		river.AddWorker(workers, durable.NewPruneWorker(log, cfg.attemptRetention, cfg.now))
+		rc.PeriodicJobs = append(rc.PeriodicJobs, durable.PrunePeriodicJob(min(cfg.attemptRetention/4, time.Hour)))
+	}
+	if cfg.jobTimeout != 0 {
+		rc.JobTimeout = cfg.jobTimeout
+	}
+	rescue := rescueAfter(rc.JobTimeout)
+	rc.RescueStuckJobsAfter = rescue
+	if cfg.river != nil {
+		cfg.river(rc)
+		if rc.RescueStuckJobsAfter == rescue { // follow a JobTimeout the callback changed
+			rc.RescueStuckJobsAfter = rescueAfter(rc.JobTimeout)
+		}
+	}
+	return rc
 }
 
 // Migrate brings the database up to date: River's migrations and the index
@@ -407,24 +421,33 @@ func (o *Outbox[TTx]) Close(ctx context.Context) error {
 	return errors.Join(fmt.Errorf("outbox: stop: %w", err), o.client.StopAndCancel(cctx))
 }
 
-// Dispatch enqueues msg for every active record subscribed to its trigger.
-// On a database that Migrate has not prepared it fails with ErrNotMigrated;
-// after Close, with ErrClosed.
-func (o *Outbox[TTx]) Dispatch(ctx context.Context, msg trigger.Message) ([]webhook.Delivery, error) {
+// Dispatch enqueues msg for every record its dispatch reaches (see
+// webhook.Dispatcher.Dispatch and its options: webhook.WithTenant,
+// webhook.WithChannels, webhook.WithIdempotencyKey). An idempotency key is
+// kept in the database with River's unique jobs, so it holds across
+// restarts and processes: a repeat with the same key, tenant and trigger
+// enqueues nothing for a record that has a delivery of it and returns that
+// delivery marked Duplicate, for as long as the delivery's job is kept (at
+// least WithCompletedRetention after it was delivered, WithDeadLetterRetention
+// after it gave up; see package durable). On a database that Migrate has not
+// prepared it fails with ErrNotMigrated; after Close, with ErrClosed.
+func (o *Outbox[TTx]) Dispatch(ctx context.Context, msg trigger.Message, opts ...webhook.DispatchOption) ([]webhook.Delivery, error) {
 	if o.closed.Load() {
 		return nil, ErrClosed
 	}
-	ds, err := o.dispatcher.Dispatch(ctx, msg)
+	ds, err := o.dispatcher.Dispatch(ctx, msg, opts...)
 	return ds, o.explain(ctx, err)
 }
 
 // DispatchTx enqueues msg inside the application's transaction tx: the
-// deliveries exist if and only if tx commits. Its errors are Dispatch's.
-func (o *Outbox[TTx]) DispatchTx(ctx context.Context, tx TTx, msg trigger.Message) ([]webhook.Delivery, error) {
+// deliveries exist if and only if tx commits, and so does the idempotency
+// key of webhook.WithIdempotencyKey (a rolled-back dispatch leaves no key
+// behind). Its options and errors are Dispatch's.
+func (o *Outbox[TTx]) DispatchTx(ctx context.Context, tx TTx, msg trigger.Message, opts ...webhook.DispatchOption) ([]webhook.Delivery, error) {
 	if o.closed.Load() {
 		return nil, ErrClosed
 	}
-	ds, err := o.dispatcher.DispatchVia(ctx, o.transport.InTx(tx), msg)
+	ds, err := o.dispatcher.DispatchVia(ctx, o.transport.InTx(tx), msg, opts...)
 	return ds, o.explain(ctx, err)
 }
 
