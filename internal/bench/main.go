@@ -423,7 +423,7 @@ type tally struct {
 // counted n arrivals on t; it returns the time from first Dispatch to last
 // arrival.
 func (e *env) dispatchAll(ctx context.Context, t *tally, n int,
-	dispatch func(context.Context, trigger.Message) ([]webhook.Delivery, error), msg trigger.Message) (time.Duration, error) {
+	dispatch func(context.Context, trigger.Message, ...webhook.DispatchOption) ([]webhook.Delivery, error), msg trigger.Message) (time.Duration, error) {
 	e.recv.tally.Store(t)
 	defer e.recv.tally.Store(nil)
 	start := time.Now()
