@@ -55,6 +55,10 @@ type Args struct {
 	// AttemptOffset is added to the job's attempt number in the delivery log
 	// and the Attempter, so a replay continues the count.
 	AttemptOffset int `json:"attempt_offset,omitempty"`
+	// Meta is the envelope's propagation fields (the dispatching span's
+	// trace context), so that an attempt made later links to it. It is not
+	// part of an idempotency key's uniqueness.
+	Meta map[string]string `json:"meta,omitempty"`
 
 	// next is the delay Work chose for NextRetry (backoff and Retry-After).
 	next time.Duration
@@ -69,7 +73,7 @@ func (Args) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: Queue
 // NewArgs returns the job arguments of env.
 func NewArgs(env transport.Envelope) Args {
 	a := Args{DeliveryID: env.DeliveryID, WebhookID: env.WebhookID, Tenant: env.Tenant, Trigger: env.Trigger,
-		IdempotencyKey: env.IdempotencyKey, CreatedAt: env.CreatedAt}
+		IdempotencyKey: env.IdempotencyKey, CreatedAt: env.CreatedAt, Meta: env.Meta}
 	if utf8.Valid(env.Body) && bytes.IndexByte(env.Body, 0) < 0 {
 		a.Body = string(env.Body)
 	} else {
@@ -85,5 +89,5 @@ func (a Args) Envelope() transport.Envelope {
 		body = []byte(a.Body)
 	}
 	return transport.Envelope{DeliveryID: a.DeliveryID, WebhookID: a.WebhookID, Tenant: a.Tenant, Trigger: a.Trigger,
-		IdempotencyKey: a.IdempotencyKey, Body: body, CreatedAt: a.CreatedAt}
+		IdempotencyKey: a.IdempotencyKey, Body: body, CreatedAt: a.CreatedAt, Meta: a.Meta}
 }

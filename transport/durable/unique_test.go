@@ -329,3 +329,38 @@ type failingRecorder struct{}
 func (failingRecorder) RecordAttempt(context.Context, transport.Envelope, transport.Attempt) error {
 	return assert.AnError
 }
+
+// The envelope's Meta (the dispatching span's trace context) travels in the
+// job under "meta", comes back from the stored job, and takes no part in an
+// idempotency key's uniqueness.
+func TestArgsCarryMeta(t *testing.T) {
+	env := keyed("order-9")
+	env.CreatedAt = env.CreatedAt.UTC().Round(0)
+	env.Meta = map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+	a := durable.NewArgs(env)
+	assert.Equal(t, env, a.Envelope())
+	b, err := json.Marshal(a)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"meta":{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}`)
+	env.Meta = nil
+	b, err = json.Marshal(durable.NewArgs(env))
+	require.NoError(t, err)
+	assert.NotContains(t, string(b), "meta")
+
+	client, _ := insertOnly(t)
+	tr := durable.New(client)
+	first := keyed("order-9")
+	first.Meta = map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+	sendOne(t, tr, first)
+	jobs := deliveryJobs(t, client)
+	require.Len(t, jobs, 1)
+	var stored durable.Args
+	require.NoError(t, json.Unmarshal(jobs[0].EncodedArgs, &stored))
+	assert.Equal(t, first.Meta, stored.Envelope().Meta)
+
+	again := first
+	again.DeliveryID = uuid.New()
+	again.Meta = map[string]string{"traceparent": "00-11111111111111111111111111111111-2222222222222222-01"}
+	assert.True(t, sendOne(t, tr, again).Duplicate, "another trace context does not make another delivery")
+	assert.Len(t, deliveryJobs(t, client), 1)
+}
