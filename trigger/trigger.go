@@ -61,6 +61,7 @@ type Registry struct {
 	mu     sync.RWMutex
 	byID   map[string]Trigger
 	byType map[reflect.Type]Trigger
+	goType map[string]reflect.Type // identifier -> M as registered
 }
 
 // NewRegistry returns an empty registry; new(Registry) does the same.
@@ -73,7 +74,8 @@ func Register[M Message](r *Registry, identifier, description string, opts ...Op
 	if err := ValidateIdentifier(identifier); err != nil {
 		return err
 	}
-	typ := reflect.TypeOf((*M)(nil)).Elem()
+	registered := reflect.TypeOf((*M)(nil)).Elem()
+	typ := registered
 	if typ.Kind() == reflect.Pointer {
 		typ = typ.Elem()
 	}
@@ -87,6 +89,7 @@ func Register[M Message](r *Registry, identifier, description string, opts ...Op
 	if r.byID == nil { // the zero Registry; reads of nil maps need no such care
 		r.byID = map[string]Trigger{}
 		r.byType = map[reflect.Type]Trigger{}
+		r.goType = map[string]reflect.Type{}
 	}
 	if prev, ok := r.byID[identifier]; ok {
 		return fmt.Errorf("%w: identifier %q is taken by %s", ErrDuplicate, identifier, prev.Type)
@@ -96,7 +99,23 @@ func Register[M Message](r *Registry, identifier, description string, opts ...Op
 	}
 	r.byID[identifier] = t
 	r.byType[typ] = t
+	r.goType[identifier] = registered
 	return nil
+}
+
+// MessageType returns the type M that identifier was registered with by
+// Register[M] (a pointer type when M is one), so that tools can describe a
+// trigger's payload: the admin handler derives its event catalog's JSON
+// Schema from it. An unknown identifier gives an error matching
+// ErrUnknownTrigger.
+func (r *Registry) MessageType(identifier string) (reflect.Type, error) {
+	r.mu.RLock()
+	typ, ok := r.goType[identifier]
+	r.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownTrigger, identifier)
+	}
+	return typ, nil
 }
 
 // Lookup returns the trigger registered for the dynamic type of m.

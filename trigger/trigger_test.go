@@ -3,6 +3,7 @@ package trigger_test
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -100,6 +101,28 @@ func TestTriggersSorted(t *testing.T) {
 		ids = append(ids, tr.Identifier)
 	}
 	assert.Equal(t, []string{"a/file", "b/page", "c/raw"}, ids)
+}
+
+func TestMessageType(t *testing.T) {
+	r := trigger.NewRegistry()
+	_, err := r.MessageType("a/file")
+	assert.ErrorIs(t, err, trigger.ErrUnknownTrigger, "the zero Registry knows nothing")
+	require.NoError(t, trigger.Register[pageUpdated](r, "b/page", "page"))
+	require.NoError(t, trigger.Register[*fileAdded](r, "a/file", "file"))
+
+	typ, err := r.MessageType("b/page")
+	require.NoError(t, err)
+	assert.Equal(t, reflect.TypeOf(pageUpdated{}), typ)
+	typ, err = r.MessageType("a/file")
+	require.NoError(t, err)
+	assert.Equal(t, reflect.TypeOf(&fileAdded{}), typ, "a type registered as a pointer comes back as one")
+	assert.True(t, typ.Implements(reflect.TypeOf((*trigger.Message)(nil)).Elem()))
+
+	_, err = r.MessageType("c/raw")
+	assert.ErrorIs(t, err, trigger.ErrUnknownTrigger)
+	require.Error(t, trigger.Register[raw](r, "b/page", "taken"))
+	_, err = r.MessageType("c/raw")
+	assert.ErrorIs(t, err, trigger.ErrUnknownTrigger, "a failed Register leaves no type behind")
 }
 
 func TestRegistryConcurrent(t *testing.T) {
