@@ -89,7 +89,7 @@ type job struct {
 	env  Envelope
 	a    Attempter
 	bo   backoff.BackOff
-	n    int // attempts made
+	n    int // attempts made, Envelope.AttemptOffset included
 	last Attempt
 	due  time.Time
 	seq  uint64 // acceptance order
@@ -211,7 +211,7 @@ func (m *Memory) Send(ctx context.Context, a Attempter, envs []Envelope) ([]Resu
 		b := a.NewBackOff()
 		b.Reset()
 		m.accepted++
-		m.enqueue(&job{env: env, a: a, bo: b, seq: m.accepted})
+		m.enqueue(&job{env: env, a: a, bo: b, n: max(env.AttemptOffset, 0), seq: m.accepted})
 		results[i] = Result{DeliveryID: env.DeliveryID, Status: StatusQueued}
 	}
 	m.signal()
@@ -222,7 +222,8 @@ func (m *Memory) Send(ctx context.Context, a Attempter, envs []Envelope) ([]Resu
 // Pending is a delivery a closed Memory did not finish.
 type Pending struct {
 	Envelope Envelope
-	// Attempts made before Close gave up on it.
+	// Attempts made before Close gave up on it (Envelope.AttemptOffset
+	// included).
 	Attempts int
 	// Last is the last attempt, if any was made.
 	Last Attempt

@@ -83,7 +83,7 @@ func (s Sync) deliver(ctx context.Context, a Attempter, env Envelope) Result {
 	b.Reset()
 	budget := maxElapsed(b)
 	deadline := clock.Now().Add(budget)
-	for n := 1; ; n++ {
+	for n := max(env.AttemptOffset, 0) + 1; ; n++ {
 		at := s.attempt(ctx, a, env, n, clock, budget, deadline)
 		var wait time.Duration
 		switch at.Outcome {

@@ -40,6 +40,11 @@ type Envelope struct {
 	// envelopes of a Dispatch and must not be modified. It is never sent
 	// to receivers as it is (see webhook.Webhook.PropagateTrace).
 	Meta map[string]string
+	// AttemptOffset is how many attempts the delivery made before this
+	// send: Sync and Memory number its attempts from AttemptOffset+1, so
+	// that a resend continues the count. Dispatch leaves it 0. (The River
+	// transport keeps its own count: Redeliver sets the job's.)
+	AttemptOffset int
 }
 
 // Outcome classifies an attempt.
