@@ -2,7 +2,11 @@ package webhook
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -60,6 +64,11 @@ type AttemptQuery struct {
 	Limit int
 }
 
+// PageSize returns the number of attempts a page of q holds at most.
+func (q AttemptQuery) PageSize() int {
+	return ListQuery{Limit: q.Limit}.PageSize()
+}
+
 // AttemptPage is one page of DeliveryLog.Attempts.
 type AttemptPage struct {
 	// Attempts, newest first.
@@ -70,9 +79,11 @@ type AttemptPage struct {
 
 // DeliveryLog records every attempt and reads them back, for the admin
 // handler and the application's own screens. LogAttempts feeds one under
-// every transport; the SQL store's log and MemoryLog implement it.
+// Sync and Memory, the River worker feeds the outbox's (see LogAttempts);
+// the SQL store's log (sqlstore.Log) and MemoryLog implement it.
 type DeliveryLog interface {
-	// RecordAttempt appends at, an attempt of env, to the log.
+	// RecordAttempt appends at, an attempt of env, to the log, under the
+	// next ID.
 	RecordAttempt(ctx context.Context, env transport.Envelope, at transport.Attempt) error
 	// Attempts returns a page of the attempts q selects, newest first. A
 	// cursor the log did not make gives an error matching
@@ -80,12 +91,38 @@ type DeliveryLog interface {
 	Attempts(ctx context.Context, q AttemptQuery) (AttemptPage, error)
 }
 
+// AttemptCursor returns the cursor of the page after the attempt with ID
+// id, for AttemptPage.Next: the attempts with smaller IDs. It is opaque to
+// clients.
+func AttemptCursor(id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(attemptCursorPrefix + strconv.FormatInt(id, 10)))
+}
+
+const attemptCursorPrefix = "attempt:"
+
+// ParseAttemptCursor reads a cursor made by AttemptCursor and returns the
+// ID it holds; other strings give an error matching ErrInvalidCursor.
+func ParseAttemptCursor(s string) (int64, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	id, ok := strings.CutPrefix(string(raw), attemptCursorPrefix)
+	n, perr := strconv.ParseInt(id, 10, 64)
+	if err != nil || !ok || perr != nil || n <= 0 {
+		return 0, fmt.Errorf("%w: %q", ErrInvalidCursor, s)
+	}
+	return n, nil
+}
+
 // ErrDeliveryNotFound is returned by a Resender for a delivery it cannot
 // find (never logged, or no longer kept).
 var ErrDeliveryNotFound = errors.New("webhook: delivery not found")
 
 // Resender sends one delivery again, with the same delivery ID, through the
-// transport in use; its attempts continue the delivery's numbering.
+// transport in use; its attempts continue the delivery's numbering. The
+// River outbox (outbox.Outbox.Resend) and NewResender (Sync and Memory, with
+// a MemoryLog) implement it.
 type Resender interface {
+	// Resend sends the delivery with deliveryID again. An unknown ID gives
+	// an error matching ErrDeliveryNotFound. A record deleted or disabled
+	// since fails the resend as it would fail any attempt.
 	Resend(ctx context.Context, deliveryID uuid.UUID) error
 }
