@@ -11,45 +11,23 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/outhook/outhook/transport"
+	"github.com/outhook/outhook/webhook"
 )
 
-// AttemptRecord is one row of the delivery log: one HTTP attempt.
-type AttemptRecord struct {
-	// ID orders the rows; it grows with every attempt logged.
-	ID int64
-	// DeliveryID is the same on every attempt and replay of a delivery.
-	DeliveryID uuid.UUID
-	// WebhookID is the record the attempt went to.
-	WebhookID uuid.UUID
-	// Trigger is the message's trigger identifier.
-	Trigger string
-	// Tenant is the tenant the message was dispatched for ("" for the
-	// application's own, and for attempts logged before tenants existed).
-	Tenant string
-	// Attempt counts attempts of the delivery from 1, replays included.
-	Attempt int
-	// Start is when the request was sent.
-	Start time.Time
-	// Duration is how long the attempt took.
-	Duration time.Duration
-	// StatusCode is the HTTP status, or 0 when no response arrived.
-	StatusCode int
-	// Outcome is "success", "retry" or "permanent".
-	Outcome string
-	// Error says why the attempt failed; empty on success.
-	Error string
-	// Excerpt is the start of the response body.
-	Excerpt string
-}
+// AttemptRecord is one row of the delivery log: one HTTP attempt. It is
+// webhook.AttemptRecord, the record of every DeliveryLog.
+type AttemptRecord = webhook.AttemptRecord
 
 // Log is the delivery log in the outhook_attempt table: every attempt of
-// every delivery, queryable per delivery and per webhook record. It is safe
-// for concurrent use.
+// every delivery, queryable per delivery and per webhook record. It is a
+// webhook.DeliveryLog, safe for concurrent use.
 type Log struct {
 	db  *sql.DB
 	rdb *sql.DB // reads; db unless WithReader
 	d   Dialect
 }
+
+var _ webhook.DeliveryLog = (*Log)(nil)
 
 // NewLog returns a Log on db, with d its dialect. Run Migrate first.
 func NewLog(db *sql.DB, d Dialect, opts ...LogOption) *Log {
@@ -84,6 +62,71 @@ func clean(s string) string {
 }
 
 const attemptColumns = `id, delivery_id, webhook_id, trigger_id, attempt, start_us, duration_us, status_code, outcome, error, excerpt, tenant`
+
+// Attempts implements webhook.DeliveryLog: a page of the attempts q
+// selects, newest first (by ID), after q.Before. Each selection reads an
+// index in that order: by delivery, by record, by tenant, or every
+// attempt; the outcome filters what it reads.
+func (l *Log) Attempts(ctx context.Context, q webhook.AttemptQuery) (webhook.AttemptPage, error) {
+	var before int64
+	if q.Before != "" {
+		var err error
+		if before, err = webhook.ParseAttemptCursor(q.Before); err != nil {
+			return webhook.AttemptPage{}, err
+		}
+	}
+	size := q.PageSize()
+	query, args := attemptsQuery(l.d, q, before, size+1)
+	rows, err := l.query(ctx, query, args...)
+	if err != nil {
+		return webhook.AttemptPage{}, err
+	}
+	page := webhook.AttemptPage{Attempts: rows}
+	if len(rows) > size {
+		page.Attempts = rows[:size]
+		page.Next = webhook.AttemptCursor(rows[size-1].ID)
+	}
+	return page, nil
+}
+
+// attemptsQuery is the query of Attempts: at most limit rows of q before
+// the ID before (when > 0).
+func attemptsQuery(d Dialect, q webhook.AttemptQuery, before int64, limit int) (string, []any) {
+	var where []string
+	var args []any
+	add := func(cond string, arg any) {
+		where = append(where, cond)
+		args = append(args, arg)
+	}
+	if !q.AllTenants {
+		tenant := `tenant = ?`
+		if !d.dollar && (q.DeliveryID != uuid.Nil || q.WebhookID != uuid.Nil) {
+			// A delivery's or a record's attempts are a few of its
+			// tenant's: SQLite without statistics would read the tenant's
+			// index all the same, unless the unary + keeps it off it.
+			tenant = `+tenant = ?`
+		}
+		add(tenant, q.Tenant)
+	}
+	if q.DeliveryID != uuid.Nil {
+		add(`delivery_id = ?`, q.DeliveryID.String())
+	}
+	if q.WebhookID != uuid.Nil {
+		add(`webhook_id = ?`, q.WebhookID.String())
+	}
+	if q.Outcome != "" {
+		add(`outcome = ?`, q.Outcome)
+	}
+	if before > 0 {
+		add(`id < ?`, before)
+	}
+	query := `SELECT ` + attemptColumns + ` FROM outhook_attempt`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	args = append(args, limit)
+	return query + ` ORDER BY id DESC LIMIT ?`, args
+}
 
 // ByDelivery returns the attempts of one delivery, first first.
 func (l *Log) ByDelivery(ctx context.Context, deliveryID uuid.UUID) ([]AttemptRecord, error) {

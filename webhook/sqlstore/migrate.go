@@ -206,6 +206,9 @@ var indexes = []string{
 	`CREATE INDEX IF NOT EXISTS outhook_webhook_route_webhook ON outhook_webhook_route (webhook_id)`,
 	`CREATE INDEX IF NOT EXISTS outhook_attempt_delivery ON outhook_attempt (delivery_id, id)`,
 	`CREATE INDEX IF NOT EXISTS outhook_attempt_webhook ON outhook_attempt (webhook_id, start_us)`,
+	// Log.Attempts of a record and of a tenant, newest first.
+	`CREATE INDEX IF NOT EXISTS outhook_attempt_webhook_id ON outhook_attempt (webhook_id, id)`,
+	`CREATE INDEX IF NOT EXISTS outhook_attempt_tenant ON outhook_attempt (tenant, id)`,
 	`CREATE INDEX IF NOT EXISTS outhook_attempt_start ON outhook_attempt (start_us)`,
 }
 
