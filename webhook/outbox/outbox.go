@@ -203,7 +203,10 @@ func (o *Outbox[TTx]) Dispatcher() *webhook.Dispatcher { return o.dispatcher }
 // Store returns the record store.
 func (o *Outbox[TTx]) Store() webhook.Store { return o.store }
 
-// Log returns the delivery log: every attempt of every delivery.
+// Log returns the delivery log: every attempt of every delivery, a
+// webhook.DeliveryLog. The worker records the attempts itself
+// (durable.WithAttemptLog): do not add webhook.LogAttempts with this log
+// to the sender options, or every attempt is logged twice.
 func (o *Outbox[TTx]) Log() *sqlstore.Log { return o.log }
 
 // rescueAfter is River's RescueStuckJobsAfter for a JobTimeout. An attempt
@@ -546,4 +549,22 @@ func (o *Outbox[TTx]) Redeliver(ctx context.Context, deliveryID uuid.UUID) error
 		return fmt.Errorf("outbox: redeliver %s: commit: %w", deliveryID, err)
 	}
 	return nil
+}
+
+var _ webhook.Resender = (*Outbox[*sql.Tx])(nil)
+
+// Resend implements webhook.Resender: it is Redeliver, and the error for an
+// unknown delivery matches webhook.ErrDeliveryNotFound besides
+// durable.ErrDeliveryNotFound.
+func (o *Outbox[TTx]) Resend(ctx context.Context, deliveryID uuid.UUID) error {
+	return resendError(o.Redeliver(ctx, deliveryID))
+}
+
+// resendError returns err, an error of Redeliver, as Resend returns it: an
+// unknown delivery's error matches webhook.ErrDeliveryNotFound too.
+func resendError(err error) error {
+	if errors.Is(err, durable.ErrDeliveryNotFound) && !errors.Is(err, webhook.ErrDeliveryNotFound) {
+		return fmt.Errorf("%w (%w)", webhook.ErrDeliveryNotFound, err)
+	}
+	return err
 }

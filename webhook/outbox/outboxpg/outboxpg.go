@@ -14,7 +14,9 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/outhook/outhook/transport/durable"
 	"github.com/outhook/outhook/trigger"
+	"github.com/outhook/outhook/webhook"
 	"github.com/outhook/outhook/webhook/outbox"
 	"github.com/outhook/outhook/webhook/sqlstore"
 )
@@ -87,6 +89,19 @@ func (o *Outbox) Redeliver(ctx context.Context, deliveryID uuid.UUID) error {
 		return fmt.Errorf("outboxpg: redeliver %s: commit: %w", deliveryID, err)
 	}
 	return nil
+}
+
+var _ webhook.Resender = (*Outbox)(nil)
+
+// Resend implements webhook.Resender: it is Redeliver, and the error for an
+// unknown delivery matches webhook.ErrDeliveryNotFound besides
+// durable.ErrDeliveryNotFound.
+func (o *Outbox) Resend(ctx context.Context, deliveryID uuid.UUID) error {
+	err := o.Redeliver(ctx, deliveryID)
+	if errors.Is(err, durable.ErrDeliveryNotFound) {
+		return fmt.Errorf("%w (%w)", webhook.ErrDeliveryNotFound, err)
+	}
+	return err
 }
 
 // NewSQL builds an Outbox over a *sql.DB connected to PostgreSQL (pgx's
