@@ -41,9 +41,9 @@ type Envelope struct {
 	// to receivers as it is (see webhook.Webhook.PropagateTrace).
 	Meta map[string]string
 	// AttemptOffset is how many attempts the delivery made before this
-	// send: Sync and Memory number its attempts from AttemptOffset+1, so
-	// that a resend continues the count. Dispatch leaves it 0. (The River
-	// transport keeps its own count: Redeliver sets the job's.)
+	// send: transports number its attempts from AttemptOffset+1, so that a
+	// resend continues the count. Dispatch leaves it 0. (The River
+	// transport keeps it in the job's arguments, where Redeliver sets it.)
 	AttemptOffset int
 }
 

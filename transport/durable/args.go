@@ -53,7 +53,8 @@ type Args struct {
 	// CreatedAt is when Dispatch created the delivery.
 	CreatedAt time.Time `json:"created_at"`
 	// AttemptOffset is added to the job's attempt number in the delivery log
-	// and the Attempter, so a replay continues the count.
+	// and the Attempter, so a replay continues the count. It is the
+	// envelope's AttemptOffset.
 	AttemptOffset int `json:"attempt_offset,omitempty"`
 	// Meta is the envelope's propagation fields (the dispatching span's
 	// trace context), so that an attempt made later links to it. It is not
@@ -73,7 +74,7 @@ func (Args) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: Queue
 // NewArgs returns the job arguments of env.
 func NewArgs(env transport.Envelope) Args {
 	a := Args{DeliveryID: env.DeliveryID, WebhookID: env.WebhookID, Tenant: env.Tenant, Trigger: env.Trigger,
-		IdempotencyKey: env.IdempotencyKey, CreatedAt: env.CreatedAt, Meta: env.Meta}
+		IdempotencyKey: env.IdempotencyKey, CreatedAt: env.CreatedAt, Meta: env.Meta, AttemptOffset: env.AttemptOffset}
 	if utf8.Valid(env.Body) && bytes.IndexByte(env.Body, 0) < 0 {
 		a.Body = string(env.Body)
 	} else {
@@ -89,5 +90,5 @@ func (a Args) Envelope() transport.Envelope {
 		body = []byte(a.Body)
 	}
 	return transport.Envelope{DeliveryID: a.DeliveryID, WebhookID: a.WebhookID, Tenant: a.Tenant, Trigger: a.Trigger,
-		IdempotencyKey: a.IdempotencyKey, Body: body, CreatedAt: a.CreatedAt, Meta: a.Meta}
+		IdempotencyKey: a.IdempotencyKey, Body: body, CreatedAt: a.CreatedAt, Meta: a.Meta, AttemptOffset: a.AttemptOffset}
 }
