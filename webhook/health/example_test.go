@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/google/uuid"
 
 	"github.com/outhook/outhook/internal/clocktest"
 	"github.com/outhook/outhook/transport"
@@ -113,4 +114,28 @@ func ExampleMonitor_State() {
 	// last error: connection refused
 	// breaker: open until 12:01:02
 	// a minute later: half-open
+}
+
+func ExampleWithTenantRateLimit() {
+	// Each tenant may start 2 attempts at once, and 1 a second after that,
+	// over all its records together.
+	clock := clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	m := health.New(nil, health.WithClock(clock), health.WithTenantRateLimit(1, 2), health.WithMaxWait(0))
+	// Stands in for the Sender: every receiver answers 200.
+	ok := func(ctx context.Context, env transport.Envelope, n int) transport.Attempt {
+		return transport.Attempt{Number: n, StatusCode: 200, Outcome: transport.Success}
+	}
+	attempt := m.Middleware()(ok)
+
+	for _, tenant := range []string{"acme", "acme", "acme", "globex"} {
+		// Each attempt goes to another of the tenant's records.
+		env := transport.Envelope{WebhookID: uuid.New(), Tenant: tenant}
+		at := attempt(context.Background(), env, 1)
+		fmt.Println(tenant, at.Outcome, errors.Is(at.Err, health.ErrRateLimited), at.RetryAfter)
+	}
+	// Output:
+	// acme success false 0s
+	// acme success false 0s
+	// acme defer true 1s
+	// globex success false 0s
 }

@@ -22,11 +22,11 @@ var (
 	// ErrCircuitOpen: the endpoint's circuit breaker is open, or half-open
 	// with its probes under way.
 	ErrCircuitOpen = errors.New("health: circuit breaker open")
-	// ErrRateLimited: the endpoint's rate limit would delay the attempt by
-	// more than the maximum wait.
+	// ErrRateLimited: the endpoint's or the tenant's rate limit would delay
+	// the attempt by more than the maximum wait.
 	ErrRateLimited = errors.New("health: rate limit reached")
-	// ErrConcurrencyLimit: the endpoint has as many attempts in flight as
-	// its concurrency limit allows.
+	// ErrConcurrencyLimit: the endpoint or the tenant has as many attempts in
+	// flight as its concurrency limit allows.
 	ErrConcurrencyLimit = errors.New("health: concurrency limit reached")
 )
 
@@ -177,7 +177,7 @@ func WithLogger(l *slog.Logger) Option { return func(m *Monitor) { m.log = l } }
 // them, and guards them with a circuit breaker and limits. Install it with
 // webhook.WithMiddleware(m.Middleware()). It is safe for concurrent use and
 // keeps state only for records it has seen attempts for and that still exist
-// and are enabled.
+// and are enabled, and for tenants whose limits are not back to their start.
 type Monitor struct {
 	store       Store
 	clock       transport.Clock
@@ -191,9 +191,16 @@ type Monitor struct {
 	onDisable   func(context.Context, *webhook.Webhook, string)
 	log         *slog.Logger
 
+	tenantRPS         rate.Limit // see tenant.go
+	tenantBurst       int
+	tenantConcurrency int
+
 	mu      sync.Mutex
 	records map[uuid.UUID]*record
 	gates   map[gateKey]*gate
+	tenants map[string]*tenantGate
+	// tenantSweepAt is how many tenant gates trigger a sweep of idle ones.
+	tenantSweepAt int
 }
 
 // record is the failure streak of one webhook record.
@@ -228,13 +235,16 @@ type gate struct {
 // Monitor.
 func New(store Store, opts ...Option) *Monitor {
 	m := &Monitor{
-		store:   store,
-		policy:  DisablePolicy{Failures: DefaultDisableFailures, After: DefaultDisableAfter},
-		brk:     Breaker{Failures: DefaultBreakerFailures},
-		rps:     rate.Inf,
-		maxWait: DefaultMaxWait,
-		records: map[uuid.UUID]*record{},
-		gates:   map[gateKey]*gate{},
+		store:         store,
+		policy:        DisablePolicy{Failures: DefaultDisableFailures, After: DefaultDisableAfter},
+		brk:           Breaker{Failures: DefaultBreakerFailures},
+		rps:           rate.Inf,
+		tenantRPS:     rate.Inf,
+		maxWait:       DefaultMaxWait,
+		records:       map[uuid.UUID]*record{},
+		gates:         map[gateKey]*gate{},
+		tenants:       map[string]*tenantGate{},
+		tenantSweepAt: minTenantSweep,
 	}
 	for _, o := range opts {
 		o(m)
@@ -256,9 +266,9 @@ func New(store Store, opts ...Option) *Monitor {
 }
 
 // Middleware returns the transport.Middleware that tracks and guards every
-// attempt. Attempts it refuses (open breaker, limits) come back as
-// transport.Defer with a RetryAfter and an error matching ErrCircuitOpen,
-// ErrRateLimited or ErrConcurrencyLimit, without a request.
+// attempt. Attempts it refuses (open breaker, endpoint or tenant limits)
+// come back as transport.Defer with a RetryAfter and an error matching
+// ErrCircuitOpen, ErrRateLimited or ErrConcurrencyLimit, without a request.
 func (m *Monitor) Middleware() transport.Middleware {
 	return func(next transport.AttemptFunc) transport.AttemptFunc {
 		return func(ctx context.Context, env transport.Envelope, n int) transport.Attempt {
@@ -267,12 +277,15 @@ func (m *Monitor) Middleware() transport.Middleware {
 	}
 }
 
-// ticket is an admitted attempt's claim on its gate.
+// ticket is an admitted attempt's claim on its gate and its tenant's.
 type ticket struct {
-	g     *gate
-	gen   uint64
-	probe bool
-	res   *rate.Reservation
+	g      *gate
+	gen    uint64
+	probe  bool
+	res    *rate.Reservation
+	t      *tenantGate // nil without tenant limits
+	tenant string
+	tres   *rate.Reservation
 }
 
 func (m *Monitor) attempt(ctx context.Context, env transport.Envelope, n int, next transport.AttemptFunc) transport.Attempt {
@@ -282,7 +295,7 @@ func (m *Monitor) attempt(ctx context.Context, env transport.Envelope, n int, ne
 
 	m.mu.Lock()
 	rec := m.attach(id, key, host, now)
-	tk, wait, err := m.admit(rec, now)
+	tk, wait, err := m.admit(rec, env.Tenant, now)
 	m.mu.Unlock()
 	if err != nil {
 		return transport.Attempt{Number: n, Start: now, Outcome: transport.Defer, RetryAfter: wait,
@@ -379,10 +392,11 @@ func (m *Monitor) detach(rec *record) {
 	rec.gate, rec.attached = gateKey{}, false
 }
 
-// admit passes an attempt through rec's breaker and limits; m.mu must be held.
-// On refusal it returns how long to wait and the sentinel; otherwise a ticket
-// and how long to wait first (within maxWait).
-func (m *Monitor) admit(rec *record, now time.Time) (ticket, time.Duration, error) {
+// admit passes an attempt through rec's breaker and limits, then its
+// tenant's; m.mu must be held. On refusal it returns how long to wait and an
+// error matching the sentinel, having given back whatever it took; otherwise
+// a ticket and how long to wait first (within maxWait).
+func (m *Monitor) admit(rec *record, tenant string, now time.Time) (ticket, time.Duration, error) {
 	g := m.gates[rec.gate]
 	tk := ticket{g: g}
 	if m.brk.Failures > 0 {
@@ -400,17 +414,29 @@ func (m *Monitor) admit(rec *record, now time.Time) (ticket, time.Duration, erro
 	if g.limiter != nil {
 		tk.res = g.limiter.ReserveN(now, 1)
 		if wait = tk.res.DelayFrom(now); wait > m.maxWait {
-			tk.res.CancelAt(now)
 			m.undo(tk, now)
 			return ticket{}, wait, ErrRateLimited
 		}
+	}
+	if m.tenantLimited() {
+		tw, err := m.admitTenant(&tk, tenant, now)
+		if err != nil {
+			m.undo(tk, now)
+			return ticket{}, tw, err
+		}
+		wait = max(wait, tw)
 	}
 	g.inflight++
 	return tk, wait, nil
 }
 
-// undo gives back a breaker admission that the limits then refused.
+// undo gives back an endpoint admission (breaker and rate reservation) that
+// a later limit refused; nothing else has happened on the gate since, as
+// m.mu is held throughout, so the reservation is restored in full.
 func (m *Monitor) undo(tk ticket, now time.Time) {
+	if tk.res != nil {
+		tk.res.CancelAt(now)
+	}
 	if m.brk.Failures > 0 {
 		tk.g.breaker.done(now, m.brk, tk.gen, tk.probe, excluded)
 	}
@@ -429,6 +455,7 @@ func (m *Monitor) finishLocked(tk ticket, now time.Time, v verdict, refund bool)
 	if refund && tk.res != nil {
 		tk.res.CancelAt(now)
 	}
+	m.releaseTenant(tk, now, refund)
 	if m.brk.Failures > 0 {
 		return tk.g.breaker.done(now, m.brk, tk.gen, tk.probe, v)
 	}
