@@ -223,12 +223,13 @@ func (h *Handler) apiResend(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = h.decode(w, r, &struct{}{}, true)
 	}
+	var res resendResult
 	if err == nil {
-		_, err = h.resend(r.Context(), rec, r.PathValue("delivery"))
+		res, err = h.resend(r.Context(), rec, r.PathValue("delivery"))
 	}
 	if err != nil {
 		h.failErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"delivery_id": r.PathValue("delivery"), "status": "resent"})
+	writeJSON(w, http.StatusOK, res)
 }

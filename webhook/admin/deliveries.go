@@ -75,16 +75,43 @@ func (h *Handler) delivery(ctx context.Context, w *webhook.Webhook, id string) (
 	return did, page.Attempts, nil
 }
 
+// resendResult is the answer to a resend.
+type resendResult struct {
+	DeliveryID uuid.UUID `json:"delivery_id"`
+	// Status is "resent", or "failed" when the Resender made the attempts
+	// at once (Sync) and they failed; Error says why.
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+}
+
 // resend sends one of the record's deliveries again.
-func (h *Handler) resend(ctx context.Context, w *webhook.Webhook, id string) (uuid.UUID, error) {
+func (h *Handler) resend(ctx context.Context, w *webhook.Webhook, id string) (resendResult, error) {
 	if h.cfg.resender == nil {
-		return uuid.Nil, notFound("this server cannot resend deliveries")
+		return resendResult{}, notFound("this server cannot resend deliveries")
 	}
 	did, _, err := h.delivery(ctx, w, id)
 	if err != nil {
-		return did, err
+		return resendResult{}, err
 	}
-	return did, h.cfg.resender.Resend(ctx, did)
+	res := resendResult{DeliveryID: did, Status: "resent"}
+	err = h.cfg.resender.Resend(ctx, did)
+	var de *webhook.DeliveryError
+	switch {
+	case err == nil:
+		return res, nil
+	case errors.As(err, &de):
+		res.Status, res.Error = "failed", de.Error()
+		return res, nil
+	case errors.Is(err, webhook.ErrDeliveryNotFound), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return res, err
+	case errors.Is(err, transport.ErrQueueFull):
+		return res, &problem{Status: http.StatusServiceUnavailable, Detail: "the delivery queue is full: try again later"}
+	}
+	// A Resender's other refusals are about the delivery's state, such as
+	// the River outbox's for a delivery still being retried.
+	h.cfg.logger.WarnContext(ctx, "admin: resend refused", "delivery_id", did.String(), "err", err)
+	return res, &problem{Status: http.StatusConflict,
+		Detail: "the delivery cannot be resent now; it may still be in progress (the server's log has the details)"}
 }
 
 // testResult is the answer to a test delivery.

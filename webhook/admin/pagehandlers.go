@@ -198,12 +198,17 @@ func (h *Handler) pageDelete(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) pageResend(w http.ResponseWriter, r *http.Request) {
 	rec, err := h.record(r, r.PathValue("id"))
+	var res resendResult
 	if err == nil {
-		_, err = h.resend(r.Context(), rec, r.PathValue("delivery"))
+		res, err = h.resend(r.Context(), rec, r.PathValue("delivery"))
 	}
 	if err != nil {
 		h.failErr(w, r, err)
 		return
 	}
-	redirect(w, r, "/records/"+rec.ID.String(), "resent")
+	done := "resent"
+	if res.Status == "failed" {
+		done = "resend-failed"
+	}
+	redirect(w, r, "/records/"+rec.ID.String(), done)
 }

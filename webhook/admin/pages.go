@@ -105,7 +105,8 @@ type deliveryRow struct {
 // flashes are the messages a redirect after a change may show.
 var flashes = map[string]string{
 	"updated": "Saved.", "enabled": "Enabled: deliveries resume.", "disabled": "Disabled: no deliveries until enabled.",
-	"resent": "The delivery was sent again.", "deleted": "The record was deleted.",
+	"resent": "The delivery was sent again.", "resend-failed": "The delivery was sent again, and failed: see its attempts below.",
+	"deleted": "The record was deleted.",
 }
 
 // render writes the page name with status.
