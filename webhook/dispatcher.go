@@ -137,19 +137,24 @@ func (d *Dispatcher) DispatchVia(ctx context.Context, t transport.Transport, msg
 	if trg.PerTenant && !dc.hasTenant {
 		return nil, fmt.Errorf("%w: %s (%s)", ErrTenantRequired, trg.Identifier, trg.Type)
 	}
-	var out []Delivery
+	var (
+		out  []Delivery
+		body []byte // nil when the in-process idempotency record answered
+	)
 	if dc.key == "" || deduplicates(t) {
-		out, err = d.dispatch(ctx, t, msg, trg, dc)
+		out, body, err = d.dispatch(ctx, t, msg, trg, dc)
 	} else {
-		out, err = d.seen.do(ctx, d.cfg.sender.now(), dc.cacheKey(trg.Identifier), func() ([]Delivery, error) {
-			return d.dispatch(ctx, t, msg, trg, dc)
+		out, err = d.seen.do(ctx, d.cfg.sender.now(), dc.cacheKey(trg.Identifier), func() (ds []Delivery, err error) {
+			ds, body, err = d.dispatch(ctx, t, msg, trg, dc)
+			return ds, err
 		})
 	}
 	if err != nil {
 		return nil, err
 	}
 	for _, fn := range d.cfg.observers {
-		fn(ctx, Dispatched{Message: msg, Trigger: trg, Tenant: dc.tenant, Channels: dc.channels, IdempotencyKey: dc.key, Deliveries: out})
+		fn(ctx, Dispatched{Message: msg, Trigger: trg, Tenant: dc.tenant, Channels: dc.channels,
+			IdempotencyKey: dc.key, Body: body, Deliveries: out})
 	}
 	return out, nil
 }
@@ -167,6 +172,10 @@ type Dispatched struct {
 	Channels []string
 	// IdempotencyKey is the key given WithIdempotencyKey, or "".
 	IdempotencyKey string
+	// Body is the encoded message, as sent to every record; nil when the
+	// Dispatcher's in-process idempotency record answered a repeated key
+	// without encoding it again. It must not be modified.
+	Body []byte
 	// Deliveries are what Dispatch returned: one per record reached, none
 	// when no record was.
 	Deliveries []Delivery
@@ -178,20 +187,20 @@ func deduplicates(t transport.Transport) bool {
 	return ok && dd.DeduplicatesByKey()
 }
 
-func (d *Dispatcher) dispatch(ctx context.Context, t transport.Transport, msg trigger.Message, trg trigger.Trigger, dc dispatchConfig) ([]Delivery, error) {
-	envs, err := d.prepare(ctx, msg, trg, dc)
+func (d *Dispatcher) dispatch(ctx context.Context, t transport.Transport, msg trigger.Message, trg trigger.Trigger, dc dispatchConfig) ([]Delivery, []byte, error) {
+	body, envs, err := d.prepare(ctx, msg, trg, dc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(envs) == 0 {
-		return []Delivery{}, nil
+		return []Delivery{}, body, nil
 	}
 	results, err := t.Send(ctx, d.sender, envs)
 	if err != nil {
-		return nil, fmt.Errorf("webhook: dispatch %s: %w", trg.Identifier, err)
+		return nil, nil, fmt.Errorf("webhook: dispatch %s: %w", trg.Identifier, err)
 	}
 	if len(results) != len(envs) {
-		return nil, fmt.Errorf("webhook: dispatch %s: transport %T returned %d results for %d deliveries", trg.Identifier, t, len(results), len(envs))
+		return nil, nil, fmt.Errorf("webhook: dispatch %s: transport %T returned %d results for %d deliveries", trg.Identifier, t, len(results), len(envs))
 	}
 	out := make([]Delivery, len(envs))
 	for i, env := range envs {
@@ -214,24 +223,24 @@ func (d *Dispatcher) dispatch(ctx context.Context, t transport.Transport, msg tr
 			Err:        r.Err,
 		}
 	}
-	return out, nil
+	return out, body, nil
 }
 
 // prepare does the part of Dispatch that comes before the transport: it
 // encodes the body once, and returns one envelope per record the dispatch
 // reaches.
-func (d *Dispatcher) prepare(ctx context.Context, msg trigger.Message, trg trigger.Trigger, dc dispatchConfig) ([]transport.Envelope, error) {
+func (d *Dispatcher) prepare(ctx context.Context, msg trigger.Message, trg trigger.Trigger, dc dispatchConfig) ([]byte, []transport.Envelope, error) {
 	body, err := encode(msg)
 	if err != nil {
-		return nil, fmt.Errorf("%w %s: %v", ErrEncode, trg.Identifier, err)
+		return nil, nil, fmt.Errorf("%w %s: %v", ErrEncode, trg.Identifier, err)
 	}
 	if len(body) > d.cfg.maxBody {
-		return nil, fmt.Errorf("%w: %s is %d bytes, the limit is %d", ErrBodyTooLarge, trg.Identifier, len(body), d.cfg.maxBody)
+		return nil, nil, fmt.Errorf("%w: %s is %d bytes, the limit is %d", ErrBodyTooLarge, trg.Identifier, len(body), d.cfg.maxBody)
 	}
 	route := Route{Tenant: dc.tenant, Trigger: trg.Identifier, Channels: dc.channels}
 	recs, err := d.records.ListActive(ctx, route)
 	if err != nil {
-		return nil, fmt.Errorf("webhook: list records for %s: %w", trg.Identifier, err)
+		return nil, nil, fmt.Errorf("webhook: list records for %s: %w", trg.Identifier, err)
 	}
 	now := d.cfg.sender.now()
 	var meta map[string]string
@@ -254,7 +263,7 @@ func (d *Dispatcher) prepare(ctx context.Context, msg trigger.Message, trg trigg
 			Meta:           meta,
 		}
 	}
-	return envs, nil
+	return body, envs, nil
 }
 
 // isNil reports whether msg is nil or a nil pointer.

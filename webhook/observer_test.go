@@ -54,6 +54,9 @@ func TestObserverSeesEveryAcceptedDispatch(t *testing.T) {
 	require.Len(t, seen[1].Deliveries, 1)
 	assert.Equal(t, w.ID, seen[1].Deliveries[0].WebhookID)
 	assert.True(t, seen[2].Deliveries[0].Duplicate)
+	assert.JSONEq(t, `{"order":7}`, string(seen[1].Body), "the body as sent")
+	assert.Equal(t, rec.sent()[0].Body, seen[1].Body)
+	assert.Nil(t, seen[2].Body, "a repeated key is answered without encoding")
 }
 
 // Sender.Request builds exactly what an attempt sends.

@@ -18,6 +18,11 @@ import (
 // Recorder.Transport and Recorder.Attach was not called.
 var ErrNoSender = errors.New("webhooktest: the recorder has no Sender: dispatch through rec.Transport() or call rec.Attach(dispatcher)")
 
+// ErrNotRecorded is a Delivery's RequestErr for a repeated idempotency key
+// that the Dispatcher answered from memory, when the Recorder did not
+// record the first dispatch of the key: the body was not encoded again.
+var ErrNotRecorded = errors.New("webhooktest: the first dispatch of this idempotency key was not recorded")
+
 // Dispatch is one Dispatch (or DispatchVia) that a Dispatcher accepted, as
 // a Recorder saw it.
 type Dispatch struct {
@@ -161,7 +166,10 @@ func (r *Recorder) Dispatches() []Dispatch {
 func (r *Recorder) Reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.dispatches, r.pending, r.requests = nil, map[uuid.UUID]pending{}, map[uuid.UUID]Delivery{}
+	// The requests of earlier deliveries stay, so that a repeated
+	// idempotency key, which the Dispatcher answers without encoding the
+	// message again, still shows its request.
+	r.dispatches, r.pending = nil, map[uuid.UUID]pending{}
 }
 
 // unobserved is how many envelopes reached the Transport without their
@@ -179,9 +187,8 @@ func (r *Recorder) observe(ctx context.Context, d webhook.Dispatched) {
 	rd := Dispatch{Message: d.Message, Trigger: d.Trigger, Tenant: d.Tenant,
 		Channels: append([]string(nil), d.Channels...), IdempotencyKey: d.IdempotencyKey,
 		Deliveries: make([]Delivery, len(d.Deliveries))}
-	body := &lazyBody{msg: d.Message}
 	for i, del := range d.Deliveries {
-		rd.Deliveries[i] = r.delivery(ctx, d, del, body)
+		rd.Deliveries[i] = r.delivery(ctx, d, del)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -196,20 +203,19 @@ func (r *Recorder) observe(ctx context.Context, d webhook.Dispatched) {
 // delivery records del of d with its signed request: the one recorded
 // before for a duplicate, else one built from the envelope the Transport
 // accepted or, for another transport, from an envelope made again.
-func (r *Recorder) delivery(ctx context.Context, d webhook.Dispatched, del webhook.Delivery, body *lazyBody) Delivery {
+func (r *Recorder) delivery(ctx context.Context, d webhook.Dispatched, del webhook.Delivery) Delivery {
 	p, earlier, seen := r.claim(del.ID)
 	if seen && del.Duplicate {
 		return Delivery{Delivery: del, Request: earlier.Request, RequestErr: earlier.RequestErr}
 	}
 	out := Delivery{Delivery: del}
 	if p.env.DeliveryID == uuid.Nil {
-		b, err := body.get()
-		if err != nil {
-			out.RequestErr = err
+		if d.Body == nil { // a repeated key the Dispatcher answered from memory
+			out.RequestErr = ErrNotRecorded
 			return out
 		}
 		p.env = transport.Envelope{DeliveryID: del.ID, WebhookID: del.WebhookID, Tenant: del.Tenant,
-			Trigger: del.Trigger, IdempotencyKey: d.IdempotencyKey, Body: b, CreatedAt: r.now()}
+			Trigger: del.Trigger, IdempotencyKey: d.IdempotencyKey, Body: d.Body, CreatedAt: r.now()}
 	}
 	if p.sender == nil {
 		out.RequestErr = ErrNoSender
@@ -239,20 +245,4 @@ func (r *Recorder) claim(id uuid.UUID) (p pending, earlier Delivery, seen bool) 
 	}
 	earlier, seen = r.requests[id]
 	return p, earlier, seen
-}
-
-// lazyBody encodes a dispatch's message once, when a delivery needs it.
-type lazyBody struct {
-	msg  trigger.Message
-	done bool
-	body []byte
-	err  error
-}
-
-func (b *lazyBody) get() ([]byte, error) {
-	if !b.done {
-		b.body, b.err = encode(b.msg)
-		b.done = true
-	}
-	return b.body, b.err
 }
