@@ -2,7 +2,6 @@ package outbox_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -10,7 +9,8 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
-	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivertest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -103,15 +103,12 @@ func TestWebhooktestAppOnRiver(t *testing.T) {
 	assert.Equal(t, []int{503, 200}, []int{received[0].Status, received[1].Status})
 }
 
-// In the application's transaction, River sees the job before the commit
-// and the Recorder the typed message; after the commit the Server gets the
-// delivery. (rivertest.RequireInsertedTx[*riversqlite.Driver](ctx, t, tx,
-// &durable.Args{}, &rivertest.RequireInsertedOpts{Queue: durable.Queue})
-// checks the same job; importing rivertest here would add goleak to this
-// module's go.mod.) The database is a file: an in-memory one has a
+// In the application's transaction, rivertest sees the River job before
+// the commit and the Recorder the typed message; after the commit the
+// Server gets the delivery. The database is a file: an in-memory one has a
 // single connection, which the open transaction holds while Dispatch reads
 // the records.
-func TestWebhooktestRiverJobInTx(t *testing.T) {
+func TestWebhooktestWithRivertestInTx(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	rec := webhooktest.NewRecorder()
@@ -124,19 +121,15 @@ func TestWebhooktestRiverJobInTx(t *testing.T) {
 	_, err = d.DispatchVia(ctx, ob.Transport().InTx(tx), wtPageSaved{PageID: 7, Title: "Draft"}, webhook.WithTenant("site-1"))
 	require.NoError(t, err)
 
-	jobs, err := ob.Client().JobListTx(ctx, tx, river.NewJobListParams().Kinds(durable.Kind))
-	require.NoError(t, err)
-	require.Len(t, jobs.Jobs, 1)
-	assert.Equal(t, durable.Queue, jobs.Jobs[0].Queue)
-	var args durable.Args
-	require.NoError(t, json.Unmarshal(jobs.Jobs[0].EncodedArgs, &args))
+	job := rivertest.RequireInsertedTx[*riversqlite.Driver](ctx, t, tx, &durable.Args{},
+		&rivertest.RequireInsertedOpts{Queue: durable.Queue})
 	msg := webhooktest.RequireDispatched[wtPageSaved](t, rec, nil, webhooktest.WithTenant("site-1"))
 	del := rec.Dispatches()[0].Deliveries[0]
 	assert.Equal(t, 7, msg.PageID)
-	assert.Equal(t, del.ID, args.DeliveryID)
-	assert.Equal(t, crm.ID, args.WebhookID)
-	assert.Equal(t, "site-1", args.Tenant)
-	assert.Equal(t, string(del.Request.Body), args.Body)
+	assert.Equal(t, del.ID, job.Args.DeliveryID)
+	assert.Equal(t, crm.ID, job.Args.WebhookID)
+	assert.Equal(t, "site-1", job.Args.Tenant)
+	assert.Equal(t, string(del.Request.Body), job.Args.Body)
 	require.NoError(t, tx.Commit())
 
 	received, err := srv.Wait(ctx, 2)
