@@ -17,6 +17,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 
 	"github.com/outhook/outhook/trigger"
+	"github.com/outhook/outhook/webhook"
 	"github.com/outhook/outhook/webhook/outbox"
 	"github.com/outhook/outhook/webhook/sqlstore"
 )
@@ -41,6 +42,21 @@ type Outbox struct {
 	// keep holds an in-memory database open while the pool's connection
 	// may be replaced.
 	keep *sql.DB
+}
+
+// ErrInMemoryTx is returned by DispatchTx on an in-memory Outbox (Open with
+// ":memory:" or ""): its one connection is the application's transaction,
+// so the records to dispatch to could not be read until the transaction
+// ends. Use a file for transactional dispatch, or Dispatch.
+var ErrInMemoryTx = errors.New("outboxsqlite: DispatchTx needs a database file: an in-memory outbox has one connection, held by the transaction")
+
+// DispatchTx is outbox.Outbox's DispatchTx; on an in-memory Outbox it
+// returns ErrInMemoryTx at once instead of waiting for itself.
+func (o *Outbox) DispatchTx(ctx context.Context, tx *sql.Tx, msg trigger.Message, opts ...webhook.DispatchOption) ([]webhook.Delivery, error) {
+	if o.keep != nil {
+		return nil, ErrInMemoryTx
+	}
+	return o.Outbox.DispatchTx(ctx, tx, msg, opts...)
 }
 
 // DB returns the database, for the application's own transactions
@@ -126,7 +142,8 @@ func fileURI(path string) string {
 // A path of ":memory:" or "" opens a new in-memory database instead, private
 // to this Outbox and gone when it is closed: for tests and demos, since its
 // deliveries do not survive the process. It has one connection, so its
-// reads (Reader is DB) wait while the app holds a transaction.
+// reads (Reader is DB) wait while the app holds a transaction, and
+// DispatchTx returns ErrInMemoryTx.
 func Open(path string, reg *trigger.Registry, opts ...outbox.Option) (*Outbox, error) {
 	if path == "" || path == ":memory:" {
 		return openMemory(reg, opts)

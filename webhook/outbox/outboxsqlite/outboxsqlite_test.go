@@ -180,6 +180,17 @@ func TestOpenInMemory(t *testing.T) {
 			page, err := other.Store().List(ctx, webhook.ListQuery{AllTenants: true})
 			require.NoError(t, err)
 			assert.Empty(t, page.Records, "another in-memory Outbox has its own database")
+
+			// DispatchTx cannot work on one connection: it says so at once
+			// instead of waiting for itself.
+			tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			tx, err := ob.DB().BeginTx(tctx, nil)
+			require.NoError(t, err)
+			defer tx.Rollback() //nolint:errcheck // test cleanup
+			_, err = ob.DispatchTx(tctx, tx, OrderPaid{ID: 2})
+			require.ErrorIs(t, err, outboxsqlite.ErrInMemoryTx)
+			assert.NoError(t, tctx.Err(), "refused at once")
 		})
 	}
 }
