@@ -52,6 +52,7 @@ type config struct {
 	store               webhook.Store
 	reader              *sql.DB
 	senderOptions       []webhook.SenderOption
+	dispatcherOptions   []webhook.DispatcherOption
 	maxBody             int
 	logger              *slog.Logger
 	schema              string
@@ -109,6 +110,15 @@ func WithReader(rdb *sql.DB) Option { return func(c *config) { c.reader = rdb } 
 // several calls add up, later ones winning.
 func WithSenderOptions(opts ...webhook.SenderOption) Option {
 	return func(c *config) { c.senderOptions = append(c.senderOptions, opts...) }
+}
+
+// WithDispatcherOptions configures the Outbox's Dispatcher with opts, such
+// as webhook.WithObserver (a test recorder), webhook.WithPropagator or the
+// idempotency settings. The Outbox's own transport always wins over a
+// webhook.WithTransport among them. Options that configure the Sender
+// belong in WithSenderOptions, which the worker's Sender gets too.
+func WithDispatcherOptions(opts ...webhook.DispatcherOption) Option {
+	return func(c *config) { c.dispatcherOptions = append(c.dispatcherOptions, opts...) }
 }
 
 // WithMaxBodySize caps the encoded message size (webhook.DefaultMaxBodySize
@@ -267,7 +277,7 @@ func New[TTx any](driver riverdriver.Driver[TTx], db *sql.DB, d sqlstore.Dialect
 	// The caller's options come after the defaults, so theirs win.
 	sopts := append([]webhook.SenderOption{webhook.WithLogger(cfg.logger), webhook.WithBackOff(durable.DefaultBackOff)},
 		cfg.senderOptions...)
-	dopts := []webhook.DispatcherOption{webhook.WithTransport(viaOutbox[TTx]{o})}
+	dopts := append(append([]webhook.DispatcherOption(nil), cfg.dispatcherOptions...), webhook.WithTransport(viaOutbox[TTx]{o}))
 	if cfg.maxBody > 0 {
 		dopts = append(dopts, webhook.WithMaxBodySize(cfg.maxBody))
 	}

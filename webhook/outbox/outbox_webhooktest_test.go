@@ -50,17 +50,15 @@ func wtOutbox(t *testing.T, ctx context.Context, path string, rec *webhooktest.R
 	})
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ob, err := outboxsqlite.Open(path, reg, outbox.WithLogger(quiet), outbox.WithFetchPollInterval(20*time.Millisecond),
-		outbox.WithSenderOptions(webhooktest.AllowLoopback(), fast))
+		outbox.WithSenderOptions(webhooktest.AllowLoopback(), fast), outbox.WithDispatcherOptions(rec.Option()))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ob.Close(context.Background()) })
 	require.NoError(t, ob.Migrate(ctx))
 	require.NoError(t, ob.Start(ctx))
 
 	srv := webhooktest.NewServer(t, webhooktest.WithStore(ob.Store()), webhooktest.WithStatuses(503, 200))
-	// An Outbox builds its own Dispatcher; the app's, on the Outbox's
-	// store and transport, is recorded.
-	d := webhook.NewDispatcher(ob.Store(), reg, webhook.WithTransport(ob.Transport()), rec.Option(),
-		webhooktest.AllowLoopback(), webhook.WithLogger(quiet))
+	// The Outbox's own Dispatcher is recorded.
+	d := ob.Dispatcher()
 	rec.Attach(d)
 	return ob, d, srv
 }

@@ -40,12 +40,12 @@
 //
 // The same application test works with every transport: the Recorder
 // observes the Dispatcher, whichever transport it hands deliveries to. An
-// Outbox (webhook/outbox) builds its own Dispatcher, so to record
-// dispatches build the application's Dispatcher on the Outbox's parts:
+// Outbox (webhook/outbox) builds its own Dispatcher; give it the Recorder's
+// option when it is opened:
 //
-//	d := webhook.NewDispatcher(ob.Store(), reg, webhook.WithTransport(ob.Transport()), rec.Option())
-//	rec.Attach(d)
-//	_, err := d.DispatchVia(ctx, ob.Transport().InTx(tx), msg) // what ob.DispatchTx does
+//	ob, err := outboxsqlite.Open(path, reg, outbox.WithDispatcherOptions(rec.Option()))
+//	rec.Attach(ob.Dispatcher())
+//	_, err = ob.DispatchTx(ctx, tx, msg)
 //
 // An application that dispatches in its own transaction can also check the
 // River job with rivertest, in that transaction, before it commits. Each
