@@ -182,7 +182,8 @@ func TestWithoutHTTPClient(t *testing.T) {
 }
 
 // Attempts the health monitor holds back are counted as defer, without an
-// error or a duration, and a record it disables is counted.
+// error or a duration; its open breakers are a gauge, and a record it
+// disables is counted.
 func TestHealthDeferralsAndAutoDisable(t *testing.T) {
 	e := newOtel(t)
 	rc := newReceiver(t, map[string]int{"/fail": 500})
@@ -199,6 +200,10 @@ func TestHealthDeferralsAndAutoDisable(t *testing.T) {
 	m := health.New(store, health.WithBreaker(health.Breaker{Failures: 1, OpenFor: time.Hour}), quiet)
 	assert.Equal(t, transport.Retry, attempt(m, breaking))
 	assert.Equal(t, transport.Defer, attempt(m, breaking), "the breaker is open")
+	require.NoError(t, e.tel.AddGauges(telemetry.Gauges{OpenBreakers: m.OpenBreakers}))
+	open, reported := gauge(t, e.collect(t), telemetry.MetricBreakerOpen)
+	assert.True(t, reported)
+	assert.EqualValues(t, 1, open, "one endpoint's breaker is open")
 
 	disabled := createHook(t, store, rc.URL+"/fail", false)
 	m = health.New(store, health.WithDisablePolicy(health.DisablePolicy{Failures: 1}), health.WithOnDisable(e.tel.OnDisable), quiet)
