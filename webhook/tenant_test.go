@@ -19,6 +19,7 @@ import (
 	"github.com/outhook/outhook/transport"
 	"github.com/outhook/outhook/trigger"
 	"github.com/outhook/outhook/webhook"
+	"github.com/outhook/outhook/webhook/webhooktest"
 )
 
 // orderPaid is a per-tenant message that carries its campaign as a channel.
@@ -202,19 +203,6 @@ func TestDispatchChannels(t *testing.T) {
 	assert.ErrorIs(t, err, webhook.ErrInvalidTenant)
 }
 
-// countingReceiver counts requests per delivery ID.
-type countingReceiver struct {
-	*receiver
-}
-
-func (c countingReceiver) perDelivery() map[string]int {
-	out := map[string]int{}
-	for _, r := range c.requests() {
-		out[r.Header.Get(webhook.HeaderDeliveryID)]++
-	}
-	return out
-}
-
 // The same idempotency key, tenant and trigger within the window gives one
 // set of deliveries on the in-process transports.
 func TestIdempotentDispatch(t *testing.T) {
@@ -232,8 +220,8 @@ func TestIdempotentDispatch(t *testing.T) {
 
 func testIdempotentDispatch(t *testing.T, tr transport.Transport) {
 	ctx := context.Background()
-	rc := countingReceiver{newReceiver(t)}
 	store := webhook.NewMemoryStore()
+	rc := webhooktest.NewServer(t, webhooktest.WithStore(store))
 	clock := clocktest.New(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
 	d := webhook.NewDispatcher(store, tenantRegistry(t), loopback, webhook.WithTransport(tr),
 		webhook.WithClock(clock.Now), webhook.WithIdempotencyWindow(time.Hour))
@@ -275,13 +263,19 @@ func testIdempotentDispatch(t *testing.T, tr transport.Transport) {
 	later := dispatch("org-1", "order-7-paid")
 	assert.False(t, later[0].Duplicate, "after the window the key is forgotten")
 
-	require.Eventually(t, func() bool { return len(rc.requests()) == 6 }, 5*time.Second, time.Millisecond)
-	for id, n := range rc.perDelivery() {
-		assert.Equal(t, 1, n, "delivery %s sent once", id)
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	got, err := rc.Wait(wctx, 6)
+	require.NoError(t, err)
+	perDelivery := map[string]int{}
+	for _, r := range got {
+		perDelivery[r.Header.Get(webhook.HeaderDeliveryID)]++
 	}
-	for _, del := range append(first, later...) {
-		assert.Contains(t, rc.perDelivery(), del.ID.String())
+	for _, del := range append(append(first, other...), later...) {
+		assert.Equal(t, 1, perDelivery[del.ID.String()], "delivery %s sent once", del.ID)
 	}
+	assert.Len(t, perDelivery, 6)
+	assert.Empty(t, rc.Refused(), "every request verified with its record's secret")
 }
 
 // A dispatch that fails leaves no trace of its key; the cache is bounded.
