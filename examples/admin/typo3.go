@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+
 	"github.com/outhook/outhook/trigger"
 )
 
@@ -116,25 +118,12 @@ func (RedirectWasHit) WebhookExample() trigger.Message {
 // typo3Triggers registers the messages under TYPO3's identifiers.
 func typo3Triggers() (*trigger.Registry, error) {
 	reg := trigger.NewRegistry()
-	for _, register := range []func() error{
-		func() error {
-			return trigger.Register[PageModification](reg, "typo3/content/page-modification", "A page was added, changed or deleted")
-		},
-		func() error { return trigger.Register[FileAdded](reg, "typo3/file-added", "A file was added") },
-		func() error {
-			return trigger.Register[FileUpdated](reg, "typo3/file-updated", "A file's properties were updated")
-		},
-		func() error { return trigger.Register[FileRemoved](reg, "typo3/file-removed", "A file was removed") },
-		func() error {
-			return trigger.Register[LoginError](reg, "typo3/login-error", "A backend or frontend login failed")
-		},
-		func() error {
-			return trigger.Register[RedirectWasHit](reg, "typo3/redirect-was-hit", "A redirect was hit")
-		},
-	} {
-		if err := register(); err != nil {
-			return nil, err
-		}
-	}
-	return reg, nil
+	return reg, errors.Join(
+		trigger.Register[PageModification](reg, "typo3/content/page-modification", "A page was added, changed or deleted"),
+		trigger.Register[FileAdded](reg, "typo3/file-added", "A file was added"),
+		trigger.Register[FileUpdated](reg, "typo3/file-updated", "A file's properties were updated"),
+		trigger.Register[FileRemoved](reg, "typo3/file-removed", "A file was removed"),
+		trigger.Register[LoginError](reg, "typo3/login-error", "A backend or frontend login failed"),
+		trigger.Register[RedirectWasHit](reg, "typo3/redirect-was-hit", "A redirect was hit"),
+	)
 }
