@@ -6,10 +6,11 @@
 // its own, so that the core imports no OpenTelemetry; it uses only the
 // core's seams (attempt middleware, a Propagator, observers and hooks).
 //
-//	tel, err := telemetry.New(telemetry.WithQueueLength(mem.Len))
+//	tel, err := telemetry.New() // OpenTelemetry's global providers
+//	mem := transport.NewMemory(transport.WithOnDone(tel.OnDone))
 //	d := webhook.NewDispatcher(store, reg, append(tel.DispatcherOptions(),
 //		webhook.WithTransport(mem), webhook.WithHTTPClient(tel.HTTPClient(nil)))...)
-//	mem := transport.NewMemory(transport.WithOnDone(tel.OnDone))
+//	err = tel.AddGauges(telemetry.Gauges{QueueLength: mem.Len})
 //
 // Record and delivery IDs go on spans only; metrics carry the trigger and,
 // with WithTenantMetrics, the tenant, so that their number of series stays
