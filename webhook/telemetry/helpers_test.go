@@ -63,8 +63,8 @@ func newOtel(t testing.TB, opts ...telemetry.Option) *otelEnv {
 	return &otelEnv{spans: sr, reader: reader, tel: tel, app: tp.Tracer("app")}
 }
 
-// attemptSpans returns the ended attempt spans, for one record's URL path
-// when path is not empty.
+// attemptSpans returns the ended attempt spans, of one record when
+// recordID is not empty.
 func (e *otelEnv) attemptSpans(recordID string) []sdktrace.ReadOnlySpan {
 	var out []sdktrace.ReadOnlySpan
 	for _, s := range e.spans.Ended() {
