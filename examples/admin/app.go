@@ -88,11 +88,13 @@ func (lg *logins) logout(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Path: "/", MaxAge: -1})
 }
 
-// routes is the app: the login, the fire page, the admin at /admin. The
-// app's own forms are guarded like the admin's, by CrossOriginProtection.
+// routes is the app: the admin at /admin, the login and the fire page. The
+// app's own forms are guarded as the admin's are, by CrossOriginProtection.
 func (d *demo) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/admin/", http.StripPrefix("/admin", d.admin))
+	root := http.NewServeMux()
+	root.Handle("/admin/", http.StripPrefix("/admin", d.admin))
+	root.Handle("/", securityHeaders(http.NewCrossOriginProtection().Handler(mux)))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/fire", http.StatusSeeOther)
 	})
@@ -104,15 +106,13 @@ func (d *demo) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /fire", d.firePage)
 	mux.HandleFunc("POST /fire", d.fire)
-	return securityHeaders(http.NewCrossOriginProtection().Handler(mux))
+	return root
 }
 
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, "/admin/") { // the admin sets its own
-			w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'")
-			w.Header().Set("X-Content-Type-Options", "nosniff")
-		}
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		next.ServeHTTP(w, r)
 	})
 }

@@ -141,8 +141,9 @@ func WithRotationOverlap(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.overlap = d })
 }
 
-// WithUnauthorized sets the handler for requests that Authorize refuses
-// without ErrForbidden, such as a redirect to the application's login page.
+// WithUnauthorized sets the handler for page requests that Authorize
+// refuses without ErrForbidden, such as a redirect to the application's
+// login page. API requests get 401 all the same.
 func WithUnauthorized(h http.Handler) Option {
 	return optionFunc(func(c *config) { c.unauthorized = h })
 }
@@ -258,7 +259,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, err error) {
 		h.fail(w, r, &problem{Status: http.StatusForbidden, Detail: "you may not administer webhooks"})
 		return
 	}
-	if h.cfg.unauthorized != nil {
+	if h.cfg.unauthorized != nil && !isAPI(r) {
 		h.cfg.unauthorized.ServeHTTP(w, r)
 		return
 	}

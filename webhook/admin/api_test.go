@@ -369,6 +369,8 @@ func TestAuthorization(t *testing.T) {
 	assert.Equal(t, "/login", w.Header().Get("Location"))
 	w = g.do(t, "nobody", "GET", "/", "")
 	assert.Equal(t, http.StatusForbidden, w.Code, "ErrForbidden is not sent to the login")
+	w = g.do(t, "", "GET", "/api/records", "")
+	assert.Equal(t, http.StatusUnauthorized, w.Code, "the API answers 401, not a redirect")
 }
 
 func TestCrossOriginRequestsRefused(t *testing.T) {

@@ -20,8 +20,11 @@ import (
 // shown.
 type recordView struct {
 	*webhook.Webhook
-	Secret   string   `json:"secret"`
-	Warnings []string `json:"warnings,omitempty"`
+	Secret string `json:"secret"`
+	// The record's times, left out when zero (they shadow the record's).
+	DisabledAt              *time.Time `json:"disabled_at,omitempty"`
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+	Warnings                []string   `json:"warnings,omitempty"`
 }
 
 // recordInput is the body of a create request.
@@ -60,7 +63,8 @@ type recordPatch struct {
 
 // view returns w as the API shows it, with its URL's warnings.
 func (h *Handler) view(w *webhook.Webhook, reveal bool) recordView {
-	v := recordView{Webhook: w, Secret: "[redacted]"}
+	v := recordView{Webhook: w, Secret: "[redacted]", DisabledAt: timePtr(w.DisabledAt),
+		PreviousSecretExpiresAt: timePtr(w.PreviousSecretExpiresAt)}
 	if reveal {
 		v.Secret = w.Secret.Reveal()
 	}
