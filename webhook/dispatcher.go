@@ -287,7 +287,7 @@ func encode(msg trigger.Message) (body []byte, err error) {
 	}()
 	v := msg.JSONSerialize()
 	if raw, ok := v.(json.RawMessage); ok {
-		if len(raw) > 0 && !json.Valid(raw) {
+		if len(raw) > 0 && !validJSON(raw) {
 			return nil, errors.New("json.RawMessage is not valid JSON")
 		}
 		return raw, nil
