@@ -1,9 +1,12 @@
 package webhook
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -357,21 +360,31 @@ func (s *MemoryStore) List(ctx context.Context, q ListQuery) (Page, error) {
 
 // ListActive implements Store.
 func (s *MemoryStore) ListActive(ctx context.Context, r Route) ([]*Webhook, error) {
+	return s.listActive(r, (*Webhook).Clone), nil
+}
+
+// listActive is ListActive, each record passed through view: Clone for
+// callers that own the result, shared for the Dispatcher, which only reads
+// the IDs.
+func (s *MemoryStore) listActive(r Route, view func(*Webhook) *Webhook) []*Webhook {
 	s.mu.RLock()
 	var out []*Webhook
 	if rs := s.routes[routeKey{r.Tenant, r.Trigger}]; rs != nil {
 		out = make([]*Webhook, 0, len(rs.all))
 		for id := range rs.all {
 			if w := s.recs[id]; !w.Disabled {
-				out = append(out, w.Clone())
+				out = append(out, view(w))
 			}
 		}
-		seen := map[uuid.UUID]bool{}
+		var seen map[uuid.UUID]bool
 		for _, ch := range r.Channels {
 			for id := range rs.byChannel[ch] {
 				if w := s.recs[id]; !w.Disabled && !seen[id] {
+					if seen == nil {
+						seen = map[uuid.UUID]bool{}
+					}
 					seen[id] = true
-					out = append(out, w.Clone())
+					out = append(out, view(w))
 				}
 			}
 		}
@@ -381,17 +394,34 @@ func (s *MemoryStore) ListActive(ctx context.Context, r Route) ([]*Webhook, erro
 	if out == nil {
 		out = []*Webhook{}
 	}
-	return out, nil
+	return out
+}
+
+// shared returns w itself: the stored records are never changed in place
+// (every write stores a new copy), so a reader that does not modify them
+// may use them without a copy.
+func shared(w *Webhook) *Webhook { return w }
+
+// getShared is Get without the copy, for the Sender, which only reads the
+// record.
+func (s *MemoryStore) getShared(id uuid.UUID) (*Webhook, error) {
+	s.mu.RLock()
+	w, ok := s.recs[id]
+	s.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return w, nil
 }
 
 // sortRecords sorts ws oldest first, then by ID, the order of Store.List.
 func sortRecords(ws []*Webhook) {
-	sort.Slice(ws, func(i, j int) bool {
-		a, b := ws[i], ws[j]
-		if au, bu := a.CreatedAt.UnixMicro(), b.CreatedAt.UnixMicro(); au != bu {
-			return au < bu
+	slices.SortFunc(ws, func(a, b *Webhook) int {
+		if c := cmp.Compare(a.CreatedAt.UnixMicro(), b.CreatedAt.UnixMicro()); c != 0 {
+			return c
 		}
-		return a.ID.String() < b.ID.String()
+		// The bytes' order is the order of the IDs' hex strings.
+		return bytes.Compare(a.ID[:], b.ID[:])
 	})
 }
 
