@@ -45,6 +45,8 @@ type Sender struct {
 	signers sync.Map // signer.Config -> signer.Signer
 	chain   transport.AttemptFunc
 
+	excerptBufs sync.Pool // *[]byte of cfg.excerpt bytes
+
 	insecureOnce sync.Once
 	insecure     *http.Client
 	insecureErr  error
@@ -124,7 +126,7 @@ func (s *Sender) attempt(ctx context.Context, env transport.Envelope, n int) tra
 	}
 	at.StatusCode = resp.StatusCode
 	// The status decides the outcome; a body that breaks off after it does not.
-	at.Excerpt = readExcerpt(resp.Body, s.cfg.excerpt)
+	at.Excerpt = s.readExcerpt(resp.Body)
 	at.Duration = s.cfg.now().Sub(at.Start)
 	if at.Outcome = transport.Classify(resp.StatusCode); at.Outcome != transport.Success {
 		at.Err = &transport.StatusError{StatusCode: resp.StatusCode}
@@ -181,8 +183,13 @@ func (s *Sender) request(ctx context.Context, env transport.Envelope, now time.T
 		return fail(transport.Permanent, fmt.Errorf("webhook %s: build request: %w", w.ID, err))
 	}
 	h := req.Header
+	// outhook's own values share one array (the keys are canonical): one
+	// allocation instead of one per header.
+	deliveryID := env.DeliveryID.String()
+	vals := [...]string{s.cfg.userAgent, "application/json", deliveryID, env.Trigger}
+	own := vals[:]
 	// The record may set its own User-Agent, as TYPO3's records can.
-	h.Set(headerUserAgent, s.cfg.userAgent)
+	h[headerUserAgent] = own[0:1:1]
 	for k, v := range w.Headers {
 		h.Set(k, v)
 	}
@@ -194,10 +201,9 @@ func (s *Sender) request(ctx context.Context, env transport.Envelope, now time.T
 		}
 	}
 	// Set after the record's headers, so these always win.
-	h.Set(HeaderContentType, "application/json")
-	deliveryID := env.DeliveryID.String()
-	h.Set(HeaderDeliveryID, deliveryID)
-	h.Set(HeaderTrigger, env.Trigger)
+	h[HeaderContentType] = own[1:2:2]
+	h[HeaderDeliveryID] = own[2:3:3]
+	h[HeaderTrigger] = own[3:4:4]
 	in := signer.Input{WebhookID: w.ID.String(), MessageID: deliveryID, Timestamp: now, Body: env.Body}
 	if err := sg.Sign(h, w.Secrets(now), in); err != nil {
 		return fail(transport.Permanent, fmt.Errorf("webhook %s: sign: %w", w.ID, err))
@@ -283,16 +289,38 @@ func end(at transport.Attempt, o transport.Outcome, err error) transport.Attempt
 	return at
 }
 
-// readExcerpt keeps the first max bytes of body, drains a bounded amount more
-// so the connection can be reused, and closes it.
-func readExcerpt(body io.ReadCloser, max int) string {
+// readExcerpt keeps the first bytes of body, up to the excerpt size, drains
+// a bounded amount more so the connection can be reused, and closes it. The
+// buffer is the Sender's, reused across attempts.
+func (s *Sender) readExcerpt(body io.ReadCloser) string {
 	defer body.Close()
-	buf := make([]byte, max)
+	bp, _ := s.excerptBufs.Get().(*[]byte)
+	if bp == nil || len(*bp) != s.cfg.excerpt {
+		b := make([]byte, s.cfg.excerpt)
+		bp = &b
+	}
+	defer s.excerptBufs.Put(bp)
+	buf := *bp
 	n, err := io.ReadFull(body, buf)
 	if err == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(body, drainLimit))
+		drain(body, buf)
 	}
 	return string(buf[:n])
+}
+
+// drain reads and drops at most drainLimit bytes of body through buf.
+func drain(body io.Reader, buf []byte) {
+	if len(buf) == 0 {
+		_, _ = io.Copy(io.Discard, io.LimitReader(body, drainLimit))
+		return
+	}
+	for left := drainLimit; left > 0; {
+		n, err := body.Read(buf[:min(len(buf), left)])
+		left -= n
+		if err != nil {
+			return
+		}
+	}
 }
 
 // insecureClient is the configured client with TLS verification off, made
