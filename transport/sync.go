@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -16,13 +17,16 @@ import (
 // and equals NewSync().
 //
 // Sync has no workers to share: each Send (each Dispatch) makes its attempts
-// in its caller's goroutine, and in one goroutine per further envelope. A hung
-// endpoint holds only the Dispatch calls that address it, so Memory's
-// per-endpoint share (WithPerEndpoint) has no counterpart here; bound the
-// caller's wait with its context.
+// in its caller's goroutine and, for several envelopes, in at most
+// WithMaxConcurrency-1 more (DefaultMaxConcurrency), each taking the next
+// envelope not yet started; a trigger with 10,000 records does not open
+// 10,000 connections at once. A hung endpoint holds only the Dispatch calls
+// that address it, so Memory's per-endpoint share (WithPerEndpoint) has no
+// counterpart here; bound the caller's wait with its context.
 type Sync struct {
-	clock    Clock         // nil: SystemClock
-	maxDefer time.Duration // <= 0: DefaultMaxDefer
+	clock          Clock         // nil: SystemClock
+	maxDefer       time.Duration // <= 0: DefaultMaxDefer
+	maxConcurrency int           // <= 0: DefaultMaxConcurrency
 }
 
 // SyncOption configures NewSync. WithClock is one too.
@@ -40,6 +44,20 @@ func WithMaxDefer(d time.Duration) SyncOption { return syncOption(func(s *Sync) 
 // DefaultMaxDefer is Sync's bound on deferrals when WithMaxDefer is not given.
 const DefaultMaxDefer = time.Minute
 
+// WithMaxConcurrency bounds how many deliveries of one Send (one Dispatch)
+// are under way at once; n <= 0 means DefaultMaxConcurrency. The others wait
+// for a free slot, in order. The back-off's MaxElapsedTime still counts from
+// the start of Send for every delivery, so a Dispatch still ends within it:
+// a delivery whose turn comes after it fails, retryably, without an attempt
+// (ErrBudgetExceeded).
+func WithMaxConcurrency(n int) SyncOption {
+	return syncOption(func(s *Sync) { s.maxConcurrency = n })
+}
+
+// DefaultMaxConcurrency is how many deliveries of one Sync Send are under
+// way at once when WithMaxConcurrency is not given.
+const DefaultMaxConcurrency = 64
+
 // minDefer keeps a Defer without RetryAfter from spinning.
 const minDefer = 10 * time.Millisecond
 
@@ -56,23 +74,46 @@ func NewSync(opts ...SyncOption) Sync {
 // Send implements Transport.
 func (s Sync) Send(ctx context.Context, a Attempter, envs []Envelope) ([]Result, error) {
 	results := make([]Result, len(envs))
+	start := clockOr(s.clock).Now()
 	if len(envs) == 1 {
-		results[0] = s.deliver(ctx, a, envs[0])
+		results[0] = s.deliver(ctx, a, envs[0], start)
 		return results, nil
 	}
-	var wg sync.WaitGroup
-	wg.Add(len(envs))
-	for i := range envs {
-		go func(i int) {
-			defer wg.Done()
-			results[i] = s.deliver(ctx, a, envs[i])
-		}(i)
-	}
-	wg.Wait()
+	s.fanOut(ctx, a, envs, results, start)
 	return results, nil
 }
 
-func (s Sync) deliver(ctx context.Context, a Attempter, env Envelope) Result {
+// fanOut delivers envs into results with at most maxConcurrency workers,
+// the caller's goroutine one of them.
+func (s Sync) fanOut(ctx context.Context, a Attempter, envs []Envelope, results []Result, start time.Time) {
+	workers := s.maxConcurrency
+	if workers <= 0 {
+		workers = DefaultMaxConcurrency
+	}
+	workers = min(workers, len(envs))
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+	)
+	work := func() {
+		defer wg.Done()
+		for i := int(next.Add(1) - 1); i < len(envs); i = int(next.Add(1) - 1) {
+			results[i] = s.deliver(ctx, a, envs[i], start)
+		}
+	}
+	wg.Add(workers)
+	for w := 1; w < workers; w++ {
+		go work()
+	}
+	if workers > 0 {
+		work()
+	}
+	wg.Wait()
+}
+
+// deliver makes env's attempts; its time budget counts from start, when
+// Send began.
+func (s Sync) deliver(ctx context.Context, a Attempter, env Envelope, start time.Time) Result {
 	clock := clockOr(s.clock)
 	maxDefer := s.maxDefer
 	if maxDefer <= 0 {
@@ -82,8 +123,14 @@ func (s Sync) deliver(ctx context.Context, a Attempter, env Envelope) Result {
 	b := a.NewBackOff()
 	b.Reset()
 	budget := maxElapsed(b)
-	deadline := clock.Now().Add(budget)
-	for n := max(env.AttemptOffset, 0) + 1; ; n++ {
+	deadline := start.Add(budget)
+	first := max(env.AttemptOffset, 0) + 1
+	if budget > 0 && !clock.Now().Before(deadline) {
+		// Its turn came after the budget (WithMaxConcurrency): no attempt.
+		return failed(env, Attempt{Number: first - 1}, true, fmt.Errorf(
+			"%w: the delivery waited for a free slot past the back-off's MaxElapsedTime of %s", ErrBudgetExceeded, budget))
+	}
+	for n := first; ; n++ {
 		at := s.attempt(ctx, a, env, n, clock, budget, deadline)
 		var wait time.Duration
 		switch at.Outcome {
