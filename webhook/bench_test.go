@@ -12,12 +12,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/google/uuid"
 
+	"github.com/outhook/outhook/transport"
 	"github.com/outhook/outhook/webhook"
 )
 
@@ -66,6 +68,68 @@ func BenchmarkDispatch(b *testing.B) {
 					b.Fatalf("dispatch: %v %+v", err, deliveries)
 				}
 			}
+		})
+	}
+	// The same 1 KiB body from a struct, as most applications' messages are:
+	// encoded by encoding/json rather than checked as a json.RawMessage.
+	b.Run("records=1/struct", func(b *testing.B) {
+		ctx := context.Background()
+		srv := benchReceiver(b)
+		store := webhook.NewMemoryStore()
+		if err := store.Create(ctx, &webhook.Webhook{Name: "b", Triggers: []string{pageTrigger}, URL: srv.URL}); err != nil {
+			b.Fatal(err)
+		}
+		d := webhook.NewDispatcher(store, registry(&testing.T{}), loopback,
+			webhook.WithHTTPClient(benchClient()),
+			webhook.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+		msg := pageUpdated{ID: 42, Title: strings.Repeat("x", 1024-22)}
+		b.SetBytes(1024)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			deliveries, err := d.Dispatch(ctx, msg)
+			if err != nil || len(deliveries) != 1 || deliveries[0].Status != webhook.StatusDelivered {
+				b.Fatalf("dispatch: %v %+v", err, deliveries)
+			}
+		}
+	})
+}
+
+// BenchmarkDispatchFanOut dispatches one message to 100, 1,000 and 10,000
+// records on Sync, whose WithMaxConcurrency bound (DefaultMaxConcurrency)
+// keeps the goroutines and connections of one Dispatch bounded. The
+// ns/record and B/record columns stay flat when the cost grows linearly.
+func BenchmarkDispatchFanOut(b *testing.B) {
+	for _, n := range []int{100, 1000, 10000} {
+		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
+			ctx := context.Background()
+			srv := benchReceiver(b)
+			store := webhook.NewMemoryStore()
+			for i := 0; i < n; i++ {
+				if err := store.Create(ctx, &webhook.Webhook{Name: "b", Triggers: []string{"myapp/raw"}, URL: srv.URL}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			client := benchClient()
+			client.Transport.(*http.Transport).MaxIdleConnsPerHost = transport.DefaultMaxConcurrency
+			d := webhook.NewDispatcher(store, registry(&testing.T{}), loopback,
+				webhook.WithHTTPClient(client),
+				webhook.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+			msg := rawMessage(benchBody)
+			var before, after runtime.MemStats
+			b.ReportAllocs()
+			b.ResetTimer()
+			runtime.ReadMemStats(&before)
+			for i := 0; i < b.N; i++ {
+				deliveries, err := d.Dispatch(ctx, msg)
+				if err != nil || len(deliveries) != n || deliveries[n-1].Status != webhook.StatusDelivered {
+					b.Fatalf("dispatch: %v", err)
+				}
+			}
+			runtime.ReadMemStats(&after)
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
+			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N*n), "B/record")
 		})
 	}
 }
