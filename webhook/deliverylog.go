@@ -116,6 +116,11 @@ func ParseAttemptCursor(s string) (int64, error) {
 // find (never logged, or no longer kept).
 var ErrDeliveryNotFound = errors.New("webhook: delivery not found")
 
+// ErrDeliveryInProgress is returned by a Resender for a delivery that is
+// still queued, waiting for a retry or being sent: it cannot be sent again
+// before it ends.
+var ErrDeliveryInProgress = errors.New("webhook: delivery still in progress")
+
 // Resender sends one delivery again, with the same delivery ID, through the
 // transport in use; its attempts continue the delivery's numbering. The
 // River outbox (outbox.Outbox.Resend) and NewResender (Sync and Memory, with

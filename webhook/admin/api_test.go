@@ -464,3 +464,23 @@ type brokenStore struct{ *webhook.MemoryStore }
 func (brokenStore) List(context.Context, webhook.ListQuery) (webhook.Page, error) {
 	return webhook.Page{}, errors.New("connect: db password wrong")
 }
+
+// A delivery still in progress cannot be resent (409); any other failure of
+// the Resender is the server's (500), with no detail leaked.
+func TestResendRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		status int
+	}{
+		{fmt.Errorf("outbox: %w", webhook.ErrDeliveryInProgress), http.StatusConflict},
+		{errors.New("database is down: secret connection string"), http.StatusInternalServerError},
+	} {
+		f := newFixture(t)
+		rec := f.record(t, "", "r")
+		del := f.delivery(t, rec, transport.Permanent)
+		f.resender.err = tc.err
+		w := f.do(t, "operator", "POST", "/api/records/"+rec.ID.String()+"/deliveries/"+del.String()+"/resend", "")
+		assert.Equal(t, tc.status, w.Code, w.Body.String())
+		assert.NotContains(t, w.Body.String(), "secret connection string")
+	}
+}

@@ -106,12 +106,11 @@ func (h *Handler) resend(ctx context.Context, w *webhook.Webhook, id string) (re
 		return res, err
 	case errors.Is(err, transport.ErrQueueFull):
 		return res, &problem{Status: http.StatusServiceUnavailable, Detail: "the delivery queue is full: try again later"}
+	case errors.Is(err, webhook.ErrDeliveryInProgress):
+		return res, &problem{Status: http.StatusConflict,
+			Detail: "the delivery is still in progress (queued, retrying or being sent): resend it once it has ended"}
 	}
-	// A Resender's other refusals are about the delivery's state, such as
-	// the River outbox's for a delivery still being retried.
-	h.cfg.logger.WarnContext(ctx, "admin: resend refused", "delivery_id", did.String(), "err", err)
-	return res, &problem{Status: http.StatusConflict,
-		Detail: "the delivery cannot be resent now; it may still be in progress (the server's log has the details)"}
+	return res, err
 }
 
 // testResult is the answer to a test delivery.

@@ -130,9 +130,13 @@ func (l *fakeLog) Attempts(_ context.Context, q webhook.AttemptQuery) (webhook.A
 type fakeResender struct {
 	log  *fakeLog
 	sent []uuid.UUID
+	err  error // returned instead, when set
 }
 
 func (f *fakeResender) Resend(ctx context.Context, id uuid.UUID) error {
+	if f.err != nil {
+		return f.err
+	}
 	page, _ := f.log.Attempts(ctx, webhook.AttemptQuery{AllTenants: true, DeliveryID: id, Limit: 1})
 	if len(page.Attempts) == 0 {
 		return webhook.ErrDeliveryNotFound

@@ -563,18 +563,21 @@ func (o *Outbox[TTx]) Redeliver(ctx context.Context, deliveryID uuid.UUID) error
 
 var _ webhook.Resender = (*Outbox[*sql.Tx])(nil)
 
-// Resend implements webhook.Resender: it is Redeliver, and the error for an
-// unknown delivery matches webhook.ErrDeliveryNotFound besides
-// durable.ErrDeliveryNotFound.
+// Resend implements webhook.Resender: it is Redeliver, with its errors
+// matching webhook's sentinels too (see ResendError).
 func (o *Outbox[TTx]) Resend(ctx context.Context, deliveryID uuid.UUID) error {
-	return resendError(o.Redeliver(ctx, deliveryID))
+	return ResendError(o.Redeliver(ctx, deliveryID))
 }
 
-// resendError returns err, an error of Redeliver, as Resend returns it: an
-// unknown delivery's error matches webhook.ErrDeliveryNotFound too.
-func resendError(err error) error {
-	if errors.Is(err, durable.ErrDeliveryNotFound) && !errors.Is(err, webhook.ErrDeliveryNotFound) {
+// ResendError returns err, an error of Redeliver, as Resend returns it: an
+// unknown delivery's error matches webhook.ErrDeliveryNotFound too, and a
+// delivery still in progress webhook.ErrDeliveryInProgress.
+func ResendError(err error) error {
+	switch {
+	case errors.Is(err, durable.ErrDeliveryNotFound) && !errors.Is(err, webhook.ErrDeliveryNotFound):
 		return fmt.Errorf("%w (%w)", webhook.ErrDeliveryNotFound, err)
+	case errors.Is(err, durable.ErrInProgress) && !errors.Is(err, webhook.ErrDeliveryInProgress):
+		return fmt.Errorf("%w (%w)", webhook.ErrDeliveryInProgress, err)
 	}
 	return err
 }

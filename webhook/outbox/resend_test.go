@@ -18,7 +18,8 @@ import (
 
 // Resend is Redeliver: after the delivery gave up, it goes out again with
 // the same ID, its attempts numbered on in the outbox's log, read as a
-// webhook.DeliveryLog; an unknown delivery is webhook.ErrDeliveryNotFound.
+// webhook.DeliveryLog; an unknown delivery is webhook.ErrDeliveryNotFound,
+// one still in progress webhook.ErrDeliveryInProgress.
 func TestResendIsRedeliver(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open backendFunc) {
 		ctx := context.Background()
@@ -37,14 +38,17 @@ func TestResendIsRedeliver(t *testing.T) {
 		ds, err := be.ob.Dispatch(ctx, PageUpdated{ID: 1})
 		require.NoError(t, err)
 		id := ds[0].ID
+		r, ok := be.ob.(webhook.Resender)
+		require.True(t, ok, "%T is a webhook.Resender", be.ob)
+		err = r.Resend(ctx, id)
+		assert.ErrorIs(t, err, webhook.ErrDeliveryInProgress, "still queued or retrying")
+		assert.ErrorIs(t, err, durable.ErrInProgress, "Redeliver's error is kept")
 		require.Eventually(t, func() bool {
 			dead, err := be.ob.DeadLetters(ctx, 10)
 			require.NoError(t, err)
 			return len(dead) == 1
 		}, 15*time.Second, poll)
 
-		r, ok := be.ob.(webhook.Resender)
-		require.True(t, ok, "%T is a webhook.Resender", be.ob)
 		err = r.Resend(ctx, uuid.New())
 		assert.ErrorIs(t, err, webhook.ErrDeliveryNotFound)
 		assert.ErrorIs(t, err, durable.ErrDeliveryNotFound, "Redeliver's error is kept")

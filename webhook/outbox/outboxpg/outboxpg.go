@@ -14,7 +14,6 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
-	"github.com/outhook/outhook/transport/durable"
 	"github.com/outhook/outhook/trigger"
 	"github.com/outhook/outhook/webhook"
 	"github.com/outhook/outhook/webhook/outbox"
@@ -93,15 +92,10 @@ func (o *Outbox) Redeliver(ctx context.Context, deliveryID uuid.UUID) error {
 
 var _ webhook.Resender = (*Outbox)(nil)
 
-// Resend implements webhook.Resender: it is Redeliver, and the error for an
-// unknown delivery matches webhook.ErrDeliveryNotFound besides
-// durable.ErrDeliveryNotFound.
+// Resend implements webhook.Resender: it is Redeliver, with its errors
+// matching webhook's sentinels too (see outbox.ResendError).
 func (o *Outbox) Resend(ctx context.Context, deliveryID uuid.UUID) error {
-	err := o.Redeliver(ctx, deliveryID)
-	if errors.Is(err, durable.ErrDeliveryNotFound) {
-		return fmt.Errorf("%w (%w)", webhook.ErrDeliveryNotFound, err)
-	}
-	return err
+	return outbox.ResendError(o.Redeliver(ctx, deliveryID))
 }
 
 // NewSQL builds an Outbox over a *sql.DB connected to PostgreSQL (pgx's
