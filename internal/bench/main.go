@@ -152,6 +152,9 @@ type result struct {
 	row               *row
 	n                 int
 	outhook, baseline float64 // in the row's unit
+	// Heap allocations per delivery (median), the process's in all: the
+	// receiver's and, on River, the queue's as well as the sender's.
+	outhookAllocs, baselineAllocs float64
 }
 
 func (r result) ratio() float64 { return r.outhook / r.baseline }
@@ -283,27 +286,35 @@ func measureRow(ctx context.Context, e *env, r *row, n, reps int) (result, error
 	if _, err := timed(ctx, s.outhook, warm); err != nil {
 		return result{}, fmt.Errorf("outhook warm-up: %w", err)
 	}
-	var base, out []time.Duration
+	var (
+		base, out           []time.Duration
+		baseAlloc, outAlloc []float64
+	)
 	for i := range reps {
 		order := []bool{false, true} // false: baseline
 		if i%2 == 1 {
 			order = []bool{true, false}
 		}
 		for _, isOuthook := range order {
-			f, dst, name := s.baseline, &base, "baseline"
+			f, dst, allocs, name := s.baseline, &base, &baseAlloc, "baseline"
 			if isOuthook {
-				f, dst, name = s.outhook, &out, "outhook"
+				f, dst, allocs, name = s.outhook, &out, &outAlloc, "outhook"
 			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
 			d, err := timed(ctx, f, n)
 			if err != nil {
 				return result{}, fmt.Errorf("%s: %w", name, err)
 			}
+			runtime.ReadMemStats(&after)
 			*dst = append(*dst, d)
+			*allocs = append(*allocs, float64(after.Mallocs-before.Mallocs)/float64(n))
 		}
 	}
 	res := result{row: r, n: n}
 	res.baseline = value(r, n, median(base))
 	res.outhook = value(r, n, median(out))
+	res.baselineAllocs, res.outhookAllocs = median(baseAlloc), median(outAlloc)
 	return res, nil
 }
 
@@ -322,7 +333,7 @@ func value(r *row, n int, d time.Duration) float64 {
 	return float64(n) / d.Seconds()
 }
 
-func median(ds []time.Duration) time.Duration {
+func median[T time.Duration | float64](ds []T) T {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	if len(s)%2 == 1 {
@@ -346,15 +357,17 @@ func printTable(w io.Writer, results []result, notes []string, reps int, client 
 		fmt.Fprintln(w, "-quick: a smoke run, the numbers mean nothing.")
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| row | outhook vs baseline | deliveries | outhook | baseline | ratio |")
-	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "| row | outhook vs baseline | deliveries | outhook | baseline | ratio | allocs/delivery outhook − baseline |")
+	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|")
 	for _, r := range results {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.2f× |\n",
-			r.row.name, r.row.what, thousands(float64(r.n)), format(r.row.unit, r.outhook), format(r.row.unit, r.baseline), r.ratio())
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.2f× | %+.0f (%.0f − %.0f) |\n",
+			r.row.name, r.row.what, thousands(float64(r.n)), format(r.row.unit, r.outhook), format(r.row.unit, r.baseline), r.ratio(),
+			r.outhookAllocs-r.baselineAllocs, r.outhookAllocs, r.baselineAllocs)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "ratio = outhook ÷ baseline. µs/op is per Dispatch (per batch of POSTs for the baseline): 1.40× is 40 % slower. "+
-		"/s is deliveries per second end to end: 0.80× is 80 % of the baseline's throughput.")
+		"/s is deliveries per second end to end: 0.80× is 80 % of the baseline's throughput. "+
+		"allocs/delivery counts the whole process's heap allocations (the receiver's too, and River's on its rows), as go test -benchmem does.")
 	for _, n := range notes {
 		fmt.Fprintln(w, n)
 	}

@@ -27,7 +27,7 @@ func table(t *testing.T, out string) map[string][]string {
 		for i := range cells {
 			cells[i] = strings.TrimSpace(cells[i])
 		}
-		require.Len(t, cells, 6, line)
+		require.Len(t, cells, 7, line)
 		rows[cells[0]] = cells
 	}
 	return rows
@@ -64,13 +64,16 @@ func TestQuick(t *testing.T) {
 		if !assert.True(t, ok, "row %s missing", name) {
 			continue
 		}
-		for _, cell := range cells[3:] {
+		for _, cell := range cells[3:6] {
 			v := number(t, cell)
 			assert.False(t, math.IsInf(v, 0) || math.IsNaN(v), "%s: %s", name, cell)
 			assert.Positive(t, v, "%s: %s", name, cell)
 		}
 	}
 	assert.Contains(t, out.String(), "Dispatcher client: tuned")
+	for name, cells := range rows {
+		assert.Regexp(t, `^[+-]\d+ \(\d+ − \d+\)$`, cells[6], name)
+	}
 }
 
 func TestOnly(t *testing.T) {
