@@ -28,6 +28,23 @@ const (
 	DefaultIdempotencyKeys = 10000
 )
 
+// Encode returns the body Dispatch sends for msg: JSONSerialize's value
+// encoded without HTML escaping (nil is sent as null), or a json.RawMessage
+// as it is once checked to be valid JSON. A nil message or nil pointer
+// gives ErrNilMessage; a value that cannot be encoded, or a JSONSerialize
+// that panics, an error matching ErrEncode. Admin screens and test helpers
+// show bodies with it.
+func Encode(msg trigger.Message) ([]byte, error) {
+	if isNil(msg) {
+		return nil, fmt.Errorf("%w (%T)", ErrNilMessage, msg)
+	}
+	body, err := encode(msg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrEncode, err)
+	}
+	return body, nil
+}
+
 // ChannelMessage is a message that carries its own channel labels; Dispatch
 // adds them to those given WithChannels.
 type ChannelMessage interface {

@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"bytes"
 	"encoding"
 	"encoding/json"
 	"errors"
@@ -12,6 +11,7 @@ import (
 	"github.com/invopop/jsonschema"
 
 	"github.com/outhook/outhook/trigger"
+	"github.com/outhook/outhook/webhook"
 )
 
 // Event is one trigger in the event catalog: what receivers of it get.
@@ -74,7 +74,7 @@ func describe(reg *trigger.Registry, t trigger.Trigger) (Event, error) {
 		return ev, fmt.Errorf("admin: trigger %s: example: %w", t.Identifier, err)
 	}
 	if example != nil {
-		if ev.Example, err = encodeBody(example); err != nil {
+		if ev.Example, err = webhook.Encode(example); err != nil {
 			return ev, fmt.Errorf("admin: trigger %s: example: %w", t.Identifier, err)
 		}
 	}
@@ -111,29 +111,6 @@ func exampleOf(zero trigger.Message) (ex trigger.Message, err error) {
 	return e.WebhookExample(), nil
 }
 
-// encodeBody encodes msg as the Dispatcher does: JSONSerialize's value
-// without HTML escaping, a json.RawMessage as it is.
-func encodeBody(msg trigger.Message) (body []byte, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			body, err = nil, fmt.Errorf("JSONSerialize panicked: %v", r)
-		}
-	}()
-	v := msg.JSONSerialize()
-	if raw, ok := v.(json.RawMessage); ok {
-		if !json.Valid(raw) {
-			return nil, errors.New("json.RawMessage is not valid JSON")
-		}
-		return raw, nil
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
-}
 
 // schemaOf returns the message type's own schema, or one derived from the
 // Go type of what its JSONSerialize returns (for the example, else for the
