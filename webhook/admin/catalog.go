@@ -111,7 +111,6 @@ func exampleOf(zero trigger.Message) (ex trigger.Message, err error) {
 	return e.WebhookExample(), nil
 }
 
-
 // schemaOf returns the message type's own schema, or one derived from the
 // Go type of what its JSONSerialize returns (for the example, else for the
 // zero value), titled with the trigger.
