@@ -105,12 +105,7 @@ func TestRetriesThenDeadLetterAndRedeliver(t *testing.T) {
 		require.NoError(t, err)
 		id := ds[0].ID
 
-		var dead []durable.DeadLetter
-		require.Eventually(t, func() bool {
-			dead, err = be.ob.DeadLetters(ctx, 10)
-			require.NoError(t, err)
-			return len(dead) == 1
-		}, 15*time.Second, poll)
+		dead := be.waitDeadLetters(t, 1, 15*time.Second)
 		assert.Equal(t, id, dead[0].DeliveryID)
 		assert.Equal(t, rivertype.JobStateDiscarded, dead[0].State)
 		assert.Equal(t, 3, dead[0].Attempts)
@@ -157,12 +152,7 @@ func TestPermanentFailuresCancel(t *testing.T) {
 		require.NoError(t, be.store.Delete(ctx, deleted.ID))
 		require.NoError(t, be.ob.Start(ctx))
 
-		var dead []durable.DeadLetter
-		require.Eventually(t, func() bool {
-			dead, err = be.ob.DeadLetters(ctx, 10)
-			require.NoError(t, err)
-			return len(dead) == 3
-		}, 10*time.Second, poll)
+		dead := be.waitDeadLetters(t, 3, 10*time.Second)
 		byHook := map[uuid.UUID]durable.DeadLetter{}
 		for _, d := range dead {
 			assert.Equal(t, rivertype.JobStateCancelled, d.State)

@@ -157,3 +157,17 @@ func createHook(t testing.TB, store webhook.Store, url string) *webhook.Webhook 
 	require.NoError(t, store.Create(context.Background(), w))
 	return w
 }
+
+// waitDeadLetters waits until the outbox lists n dead letters, and returns
+// them.
+func (be *backend) waitDeadLetters(t *testing.T, n int, within time.Duration) []durable.DeadLetter {
+	t.Helper()
+	var dead []durable.DeadLetter
+	require.Eventually(t, func() bool {
+		var err error
+		dead, err = be.ob.DeadLetters(context.Background(), 10)
+		require.NoError(t, err)
+		return len(dead) == n
+	}, within, poll)
+	return dead
+}

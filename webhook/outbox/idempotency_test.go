@@ -275,12 +275,7 @@ func TestIdempotencyKeyDeadLetterAndRedeliver(t *testing.T) {
 		require.NoError(t, err)
 		id := first[0].ID
 
-		var dead []durable.DeadLetter
-		require.Eventually(t, func() bool {
-			dead, err = be.ob.DeadLetters(ctx, 10)
-			require.NoError(t, err)
-			return len(dead) == 1
-		}, 10*time.Second, poll)
+		dead := be.waitDeadLetters(t, 1, 10*time.Second)
 		assert.Equal(t, id, dead[0].DeliveryID)
 		assert.Equal(t, "acme", dead[0].Tenant)
 		assert.Equal(t, rivertype.JobStateCancelled, dead[0].State)

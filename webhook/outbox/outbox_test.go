@@ -116,11 +116,7 @@ func TestRedeliverConcurrently(t *testing.T) {
 		// A deleted record cancels the job at its first attempt, no HTTP.
 		require.NoError(t, be.store.Delete(ctx, hook.ID))
 		require.NoError(t, be.ob.Start(ctx))
-		require.Eventually(t, func() bool {
-			dl, err := be.ob.DeadLetters(ctx, 10)
-			require.NoError(t, err)
-			return len(dl) == 1
-		}, 10*time.Second, poll)
+		be.waitDeadLetters(t, 1, 10*time.Second)
 		require.NoError(t, be.ob.Stop(ctx)) // the new job stays queued
 
 		const callers = 8

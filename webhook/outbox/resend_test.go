@@ -43,11 +43,7 @@ func TestResendIsRedeliver(t *testing.T) {
 		err = r.Resend(ctx, id)
 		assert.ErrorIs(t, err, webhook.ErrDeliveryInProgress, "still queued or retrying")
 		assert.ErrorIs(t, err, durable.ErrInProgress, "Redeliver's error is kept")
-		require.Eventually(t, func() bool {
-			dead, err := be.ob.DeadLetters(ctx, 10)
-			require.NoError(t, err)
-			return len(dead) == 1
-		}, 15*time.Second, poll)
+		be.waitDeadLetters(t, 1, 15*time.Second)
 
 		err = r.Resend(ctx, uuid.New())
 		assert.ErrorIs(t, err, webhook.ErrDeliveryNotFound)
