@@ -147,6 +147,14 @@ func NewMemory(opts ...MemoryOption) *Memory {
 	return m
 }
 
+// Concurrency reports how many attempts m makes at once at most, its
+// workers: what a client's idle connection pool should hold. On the zero
+// Memory it starts the workers, as a first Send would.
+func (m *Memory) Concurrency() int {
+	m.init()
+	return m.workers
+}
+
 // init starts the workers once, with the defaults for what is unset (the zero
 // Memory's fields).
 func (m *Memory) init() {

@@ -58,6 +58,16 @@ func WithMaxConcurrency(n int) SyncOption {
 // way at once when WithMaxConcurrency is not given.
 const DefaultMaxConcurrency = 64
 
+// Concurrency reports how many deliveries of one Send are under way at most
+// (WithMaxConcurrency): what a client's idle connection pool should hold so
+// that no connection of one Dispatch is dropped and dialed again.
+func (s Sync) Concurrency() int {
+	if s.maxConcurrency <= 0 {
+		return DefaultMaxConcurrency
+	}
+	return s.maxConcurrency
+}
+
 // minDefer keeps a Defer without RetryAfter from spinning.
 const minDefer = 10 * time.Millisecond
 

@@ -52,6 +52,9 @@ type senderConfig struct {
 	maxRetryAfter  time.Duration
 	userAgent      string
 	middleware     []transport.Middleware
+	// concurrency is how many attempts are expected at once (0: not
+	// known); the default client keeps that many idle connections per host.
+	concurrency int
 }
 
 // dispatcherConfig is what a Dispatcher is built from: its own settings and
@@ -81,7 +84,8 @@ func defaultSenderConfig() senderConfig {
 // fill completes c after the options ran.
 func (c *senderConfig) fill() {
 	if c.client == nil {
-		c.client = netguard.NewClient(c.guard)
+		c.client = netguard.NewClient(c.guard,
+			netguard.WithMaxIdleConnsPerHost(max(c.concurrency, netguard.DefaultMaxIdleConnsPerHost)))
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -113,10 +117,13 @@ func newDispatcherConfig(opts []DispatcherOption) dispatcherConfig {
 			o.applyDispatcher(&c)
 		}
 	}
-	c.sender.fill()
 	if c.transport == nil {
 		c.transport = transport.Sync{}
 	}
+	if cc, ok := c.transport.(concurrent); ok && c.sender.concurrency <= 0 {
+		c.sender.concurrency = cc.Concurrency()
+	}
+	c.sender.fill()
 	if c.newID == nil {
 		c.newID = newDeliveryID
 	}
@@ -221,6 +228,23 @@ func WithUserAgent(ua string) SenderOption {
 func WithMiddleware(mw ...transport.Middleware) SenderOption {
 	return senderOption(func(cfg *senderConfig) { cfg.middleware = append(cfg.middleware, mw...) })
 }
+
+// WithConcurrency tells the Sender how many attempts to expect at once, so
+// that the default client keeps as many idle connections per host (at least
+// netguard.DefaultMaxIdleConnsPerHost): with fewer, each connection beyond
+// them is closed after its request and dialed, and checked by the guard,
+// again. A Dispatcher sets it from its transport when the transport reports
+// its concurrency (transport.Sync and transport.Memory do); give it to a
+// Sender that workers of your own drive. A client given with WithHTTPClient
+// is used as it is.
+func WithConcurrency(n int) SenderOption {
+	return senderOption(func(cfg *senderConfig) { cfg.concurrency = n })
+}
+
+// concurrent is a transport that reports how many attempts it makes at once
+// at most, such as transport.Sync (WithMaxConcurrency) and transport.Memory
+// (its workers).
+type concurrent interface{ Concurrency() int }
 
 // WithTransport sets how a Dispatcher's deliveries travel (transport.Sync{}
 // otherwise). DispatchVia sends one Dispatch through another transport.

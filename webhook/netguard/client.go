@@ -19,6 +19,10 @@ const (
 	DefaultMaxIdleConnsPerHost = 16
 )
 
+// defaultMaxIdleConns is net/http's default bound on idle connections
+// across all hosts.
+const defaultMaxIdleConns = 100
+
 type clientConfig struct {
 	timeout               time.Duration
 	tlsHandshakeTimeout   time.Duration
@@ -73,7 +77,11 @@ func WithResponseHeaderTimeout(d time.Duration) TransportOption {
 
 // WithMaxIdleConnsPerHost sets how many idle connections are kept per host
 // for reuse. Default DefaultMaxIdleConnsPerHost, well above net/http's 2,
-// because one event often fans out to several endpoints of one host.
+// because one event often fans out to several endpoints of one host. Size it
+// to the deliveries under way at once (webhook's Dispatcher does, from its
+// transport's concurrency): a connection that finds the pool full is closed,
+// and the next request to that host dials and passes the guard again. The
+// pool across all hosts keeps at least this many too.
 func WithMaxIdleConnsPerHost(n int) TransportOption {
 	return transportOption(func(c *clientConfig) { c.maxIdleConnsPerHost = n })
 }
@@ -147,7 +155,7 @@ func newTransport(g *Guard, c clientConfig) *http.Transport {
 		TLSHandshakeTimeout:    c.tlsHandshakeTimeout,
 		ResponseHeaderTimeout:  c.responseHeaderTimeout,
 		ExpectContinueTimeout:  time.Second,
-		MaxIdleConns:           100,
+		MaxIdleConns:           max(defaultMaxIdleConns, c.maxIdleConnsPerHost),
 		MaxIdleConnsPerHost:    c.maxIdleConnsPerHost,
 		IdleConnTimeout:        90 * time.Second,
 		MaxResponseHeaderBytes: 1 << 20,

@@ -106,6 +106,10 @@ func TestClientAllowsLoopbackWhenAsked(t *testing.T) {
 	assert.Nil(t, tr.Proxy, "a proxy would bypass the guard")
 	assert.False(t, tr.TLSClientConfig.InsecureSkipVerify)
 	assert.Equal(t, DefaultMaxIdleConnsPerHost, tr.MaxIdleConnsPerHost)
+
+	// A pool sized for many workers is not cut by the all-hosts bound.
+	big := NewTransport(nil, WithMaxIdleConnsPerHost(256))
+	assert.Equal(t, 256, big.MaxIdleConns)
 }
 
 func TestClientRedirects(t *testing.T) {
@@ -374,6 +378,7 @@ func TestOptions(t *testing.T) {
 			assert.Equal(t, time.Second, tr.TLSHandshakeTimeout)
 			assert.Equal(t, 2*time.Second, tr.ResponseHeaderTimeout)
 			assert.Equal(t, 3, tr.MaxIdleConnsPerHost)
+			assert.Equal(t, 100, tr.MaxIdleConns)
 			assert.NotSame(t, tlsConfig, tr.TLSClientConfig, "cloned")
 			assert.Equal(t, "hooks.example.com", tr.TLSClientConfig.ServerName)
 		})
