@@ -28,6 +28,13 @@
 //     (Dispatch → 2xx answered by the receiver) through transport.Memory
 //     with that many workers. The baseline is bare net/http: as many
 //     goroutines making the signed POSTs from a channel.
+//   - guard/16, guard/128: the cost of the SSRF guard, outhook against
+//     outhook: deliveries per second through transport.Memory with the
+//     default guarded client (webhook.WithGuard(netguard.New(
+//     netguard.AllowLoopback())), its idle pool sized by the Dispatcher from
+//     the workers) against the same Memory with an unguarded client of the
+//     same pool settings (netguard's transport with a plain net.Dialer).
+//     These rows ignore -client.
 //   - river-sqlite/16, river-postgres/16: deliveries per second end to end
 //     through the durable transport (River) with 16 workers, on a SQLite
 //     file in a temporary directory, and on PostgreSQL in a fresh schema
@@ -48,7 +55,7 @@
 // per host for every worker, no proxy, no SSRF guard), so the ratios measure
 // outhook and not client settings. -client guarded measures the default
 // client instead, guarded with netguard.AllowLoopback(): the dial-time check
-// and its 16 idle connections per host. The output says which was used.
+// and its idle pool, which the Dispatcher sizes from the workers (at least 16 per host). The output says which was used.
 package main
 
 import (
@@ -166,6 +173,8 @@ func rows() []*row {
 		memoryRow(1, 4000, 100),
 		memoryRow(16, 8000, 200),
 		memoryRow(128, 8000, 200),
+		guardRow(16, 8000, 200),
+		guardRow(128, 8000, 200),
 		riverRow("sqlite", 16, 1000, 10),
 		riverRow("postgres", 16, 1000, 10),
 	}
@@ -348,7 +357,7 @@ func printTable(w io.Writer, results []result, notes []string, reps int, client 
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), reps)
 	if client == "guarded" {
 		fmt.Fprintln(w, "Dispatcher client: guarded, the default client with webhook.WithGuard(netguard.New(netguard.AllowLoopback())) "+
-			"(dial-time check, 16 idle connections per host); the baseline's is tuned.")
+			"(dial-time check, idle connections per host sized from the transport's concurrency, at least 16); the baseline's is tuned.")
 	} else {
 		fmt.Fprintln(w, "Dispatcher client: tuned, webhook.WithHTTPClient with a client configured exactly like the baseline's "+
 			"(keep-alive, idle connections for every worker, no proxy, no SSRF guard).")
@@ -622,6 +631,73 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// --- guard/N ---
+
+func guardRow(workers, n, quickN int) *row {
+	return &row{
+		name: fmt.Sprintf("guard/%d", workers),
+		what: fmt.Sprintf("transport.Memory, %d workers: the default (guarded) client vs an unguarded one with the same pool", workers),
+		unit: perSecond, records: 1, n: n, quickN: quickN,
+		setup: func(ctx context.Context, e *env) (sides, error) {
+			store, err := newStore(ctx, e.recv.url, 1)
+			if err != nil {
+				return sides{}, err
+			}
+			guarded := newMemoryDispatch(e, store, workers, webhook.WithGuard(netguard.New(netguard.AllowLoopback())))
+			// The same settings as the default client the Dispatcher builds
+			// for as many workers, dialing without the guard.
+			ut := netguard.NewTransport(nil, netguard.WithMaxIdleConnsPerHost(max(workers, netguard.DefaultMaxIdleConnsPerHost)))
+			ut.DialContext = (&net.Dialer{Timeout: netguard.DefaultDialTimeout, KeepAlive: 30 * time.Second}).DialContext
+			unguardedClient := &http.Client{Transport: ut, Timeout: netguard.DefaultTimeout,
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			unguarded := newMemoryDispatch(e, store, workers, webhook.WithHTTPClient(unguardedClient))
+			return sides{
+				outhook:  guarded.run,
+				baseline: unguarded.run,
+				close: func() {
+					guarded.close()
+					unguarded.close()
+					ut.CloseIdleConnections()
+				},
+			}, nil
+		},
+	}
+}
+
+// memoryDispatch is a Dispatcher on a transport.Memory of its own, whose
+// failures fail the measurement in progress.
+type memoryDispatch struct {
+	run   func(ctx context.Context, n int) (time.Duration, error)
+	close func()
+}
+
+func newMemoryDispatch(e *env, store webhook.Store, workers int, client webhook.SenderOption) memoryDispatch {
+	var current atomic.Pointer[tally]
+	mem := transport.NewMemory(transport.WithWorkers(workers), transport.WithQueueSize(1_000_000), transport.WithLogger(e.log),
+		transport.WithPerEndpoint(0),
+		transport.WithOnDone(func(env transport.Envelope, r transport.Result) {
+			if r.Status != transport.StatusDelivered {
+				if t := current.Load(); t != nil {
+					t.fail(fmt.Errorf("delivery %s: %s: %v", env.DeliveryID, r.Status, r.Err))
+				}
+			}
+		}))
+	d := webhook.NewDispatcher(store, e.reg, webhook.WithLogger(e.log), client, webhook.WithTransport(mem))
+	msg := rawMessage(body)
+	return memoryDispatch{
+		run: func(ctx context.Context, n int) (time.Duration, error) {
+			t := newTally(n)
+			current.Store(t)
+			return e.dispatchAll(ctx, t, n, d.Dispatch, msg)
+		},
+		close: func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, _ = mem.Close(ctx)
+		},
+	}
 }
 
 // --- memory/N ---

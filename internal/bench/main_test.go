@@ -51,7 +51,7 @@ func TestQuick(t *testing.T) {
 	require.NoError(t, run(ctx, []string{"-quick"}, &out))
 	t.Log("\n" + out.String())
 
-	want := []string{"sync/1", "sync/10", "memory/1", "memory/16", "memory/128", "river-sqlite/16"}
+	want := []string{"sync/1", "sync/10", "memory/1", "memory/16", "memory/128", "guard/16", "guard/128", "river-sqlite/16"}
 	if os.Getenv(postgresEnv) != "" {
 		want = append(want, "river-postgres/16")
 	} else {
