@@ -22,38 +22,60 @@ type AttemptRecord = webhook.AttemptRecord
 // every delivery, queryable per delivery and per webhook record. It is a
 // webhook.DeliveryLog, safe for concurrent use.
 type Log struct {
-	db  *sql.DB
-	rdb *sql.DB // reads; db unless WithReader
-	d   Dialect
+	db      *sql.DB
+	rdb     *sql.DB // reads; db unless WithReader
+	d       Dialect
+	batch   int    // most rows a write holds (WithLogBatch)
+	insert1 string // the INSERT of one row
+	batcher batcher
 }
 
 var _ webhook.DeliveryLog = (*Log)(nil)
 
 // NewLog returns a Log on db, with d its dialect. Run Migrate first.
 func NewLog(db *sql.DB, d Dialect, opts ...LogOption) *Log {
-	l := &Log{db: db, rdb: db, d: d}
+	l := &Log{db: db, rdb: db, d: d, batch: DefaultLogBatch}
 	for _, o := range opts {
 		o.applyLog(l)
 	}
+	l.insert1 = l.insertStatement(1)
 	return l
 }
 
-// RecordAttempt appends at, an attempt of env, to the log.
+// RecordAttempt appends at, an attempt of env, to the log, and returns once
+// it is committed. Concurrent calls share writes (see WithLogBatch). If ctx
+// ends first, RecordAttempt returns its error, and the row may still be
+// written.
 func (l *Log) RecordAttempt(ctx context.Context, env transport.Envelope, at transport.Attempt) error {
-	errText := ""
-	if at.Err != nil {
-		errText = at.Err.Error()
+	p := &pendingAttempt{done: make(chan struct{}), args: attemptArgs(env, at)}
+	var err error
+	if l.batch <= 1 {
+		_, err = l.db.ExecContext(ctx, l.insert1, p.args...)
+	} else {
+		l.enqueue(p)
+		select {
+		case <-p.done:
+			err = p.err
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
 	}
-	_, err := l.db.ExecContext(ctx, l.d.rebind(`INSERT INTO outhook_attempt
-	(delivery_id, webhook_id, trigger_id, attempt, start_us, duration_us, status_code, outcome, error, excerpt, tenant)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		env.DeliveryID.String(), env.WebhookID.String(), env.Trigger, at.Number,
-		at.Start.UnixMicro(), at.Duration.Microseconds(), at.StatusCode, at.Outcome.String(),
-		clean(errText), clean(at.Excerpt), clean(env.Tenant))
 	if err != nil {
 		return fmt.Errorf("sqlstore: log attempt %d of delivery %s: %w", at.Number, env.DeliveryID, err)
 	}
 	return nil
+}
+
+// attemptArgs are the values of at, an attempt of env, in the order of
+// insertStatement's columns.
+func attemptArgs(env transport.Envelope, at transport.Attempt) []any {
+	errText := ""
+	if at.Err != nil {
+		errText = at.Err.Error()
+	}
+	return []any{env.DeliveryID.String(), env.WebhookID.String(), env.Trigger, at.Number,
+		at.Start.UnixMicro(), at.Duration.Microseconds(), at.StatusCode, at.Outcome.String(),
+		clean(errText), clean(at.Excerpt), clean(env.Tenant)}
 }
 
 // clean makes s storable as PostgreSQL text: valid UTF-8 without NUL bytes.
