@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,6 +31,9 @@ type Store struct {
 	now  func() time.Time
 	keys *Keyring // nil: secrets in plaintext
 	max  int      // records per tenant; 0: no limit
+	// writes counts the writes to records through this Store, each after
+	// it ended: a RecordCache drops what it read before one.
+	writes atomic.Uint64
 }
 
 var _ webhook.Store = (*Store)(nil)
@@ -376,6 +380,7 @@ func (s *Store) replace(ctx context.Context, c *webhook.Webhook, version int64) 
 	if err != nil {
 		return false, err
 	}
+	defer s.writes.Add(1)
 	written := false
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE outhook_webhook
@@ -401,6 +406,7 @@ func (s *Store) replace(ctx context.Context, c *webhook.Webhook, version int64) 
 
 // Disable implements webhook.Store with one conditional write.
 func (s *Store) Disable(ctx context.Context, id uuid.UUID, reason string, at time.Time) (bool, error) {
+	defer s.writes.Add(1)
 	res, err := s.db.ExecContext(ctx, s.d.rebind(`UPDATE outhook_webhook
 	SET disabled = ?, disabled_reason = ?, disabled_at = ?, updated_at = ?, version = version + 1
 	WHERE id = ? AND disabled = ?`),
@@ -426,6 +432,7 @@ func (s *Store) Disable(ctx context.Context, id uuid.UUID, reason string, at tim
 // Delete implements webhook.Store: the record and its routes in one
 // transaction.
 func (s *Store) Delete(ctx context.Context, id uuid.UUID) error {
+	defer s.writes.Add(1)
 	errNotFound := fmt.Errorf("%w: %s", webhook.ErrNotFound, id)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM outhook_webhook WHERE id = ?`), id.String())
