@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -12,6 +13,21 @@ import (
 // delivery's total time, attempts included; 0 means no bound.
 type ElapsedLimiter interface {
 	MaxElapsedTime() time.Duration
+}
+
+// BudgetAttempter is an Attempter that bounds an attempt by the rest of a
+// delivery's time budget itself. Sync bounds each attempt of a back-off with
+// a MaxElapsedTime by a context of its own; an Attempter that also bounds
+// its attempts by a timeout of its own (the webhook Sender does) can fold
+// both into one deadline, the earlier of the two, and save a context per
+// attempt. Sync uses AttemptWithin when its Attempter has it.
+type BudgetAttempter interface {
+	Attempter
+	// AttemptWithin is Attempt with the attempt, and all that precedes it
+	// (middleware's waits included), cut off after left: the context the
+	// attempt sees then ends with context.Cause ErrBudgetExceeded. It
+	// reports whether that happened.
+	AttemptWithin(ctx context.Context, env Envelope, n int, left time.Duration) (at Attempt, cut bool)
 }
 
 // LimitAttempts returns b stopped after maxAttempts attempts in all (the

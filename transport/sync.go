@@ -192,10 +192,19 @@ func (s Sync) attempt(ctx context.Context, a Attempter, env Envelope, n int, clo
 		return a.Attempt(ctx, env, n)
 	}
 	left := deadline.Sub(clock.Now())
-	actx, cancel := context.WithTimeoutCause(ctx, left, ErrBudgetExceeded)
-	defer cancel()
-	at := a.Attempt(actx, env, n)
-	if at.Outcome != Success && ctx.Err() == nil && errors.Is(context.Cause(actx), ErrBudgetExceeded) {
+	var (
+		at  Attempt
+		cut bool
+	)
+	if ba, ok := a.(BudgetAttempter); ok {
+		at, cut = ba.AttemptWithin(ctx, env, n, left)
+	} else {
+		actx, cancel := context.WithTimeoutCause(ctx, left, ErrBudgetExceeded)
+		at = a.Attempt(actx, env, n)
+		cut = errors.Is(context.Cause(actx), ErrBudgetExceeded)
+		cancel()
+	}
+	if at.Outcome != Success && ctx.Err() == nil && cut {
 		at.Err = fmt.Errorf("%w: the back-off's MaxElapsedTime of %s ran out during the attempt: %w", ErrBudgetExceeded, budget, at.Err)
 	}
 	return at

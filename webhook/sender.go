@@ -52,7 +52,7 @@ type Sender struct {
 	insecureErr  error
 }
 
-var _ transport.Attempter = (*Sender)(nil)
+var _ transport.BudgetAttempter = (*Sender)(nil)
 
 // Getter loads one record by ID: all a Sender needs of a Store.
 type Getter interface {
@@ -89,10 +89,45 @@ func (s *Sender) Attempt(ctx context.Context, env transport.Envelope, n int) tra
 	return at
 }
 
+// AttemptWithin implements transport.BudgetAttempter: Attempt, cut off
+// after left with context.Cause transport.ErrBudgetExceeded. Without
+// middleware one context bounds the attempt, ending at the earlier of left
+// and the attempt timeout. With middleware, whose waits (a rate limit) count
+// against left but not against the attempt timeout, left bounds the chain
+// and the attempt timeout the request, as under any other transport.
+func (s *Sender) AttemptWithin(ctx context.Context, env transport.Envelope, n int, left time.Duration) (transport.Attempt, bool) {
+	if len(s.cfg.middleware) > 0 {
+		bctx, cancel := context.WithTimeoutCause(ctx, left, transport.ErrBudgetExceeded)
+		defer cancel()
+		at := s.Attempt(bctx, env, n)
+		return at, errors.Is(context.Cause(bctx), transport.ErrBudgetExceeded)
+	}
+	var (
+		actx   context.Context
+		cancel context.CancelFunc
+	)
+	if left < s.cfg.attemptTimeout {
+		actx, cancel = context.WithTimeoutCause(ctx, left, transport.ErrBudgetExceeded)
+	} else {
+		actx, cancel = context.WithTimeout(ctx, s.cfg.attemptTimeout)
+	}
+	defer cancel()
+	at := s.send(actx, env, n)
+	s.logAttempt(ctx, env, &at)
+	return at, errors.Is(context.Cause(actx), transport.ErrBudgetExceeded)
+}
+
+// attempt is the innermost AttemptFunc: one request within the attempt
+// timeout.
 func (s *Sender) attempt(ctx context.Context, env transport.Envelope, n int) transport.Attempt {
-	at := transport.Attempt{Number: n, Start: s.cfg.now()}
 	actx, cancel := context.WithTimeout(ctx, s.cfg.attemptTimeout)
 	defer cancel()
+	return s.send(actx, env, n)
+}
+
+// send makes one request under actx, which bounds it.
+func (s *Sender) send(actx context.Context, env transport.Envelope, n int) transport.Attempt {
+	at := transport.Attempt{Number: n, Start: s.cfg.now()}
 	req, w, err := s.request(actx, env, at.Start)
 	if err != nil {
 		var re *requestError
@@ -107,7 +142,7 @@ func (s *Sender) attempt(ctx context.Context, env transport.Envelope, n int) tra
 		if client, err = s.insecureClient(); err != nil {
 			return end(at, transport.Permanent, fmt.Errorf("webhook %s: %w", w.ID, err))
 		}
-		s.cfg.log.WarnContext(ctx, "webhook TLS verification is off for this record", "webhook_id", w.ID.String(), "url", redact(req.URL))
+		s.cfg.log.WarnContext(actx, "webhook TLS verification is off for this record", "webhook_id", w.ID.String(), "url", redact(req.URL))
 	}
 	resp, err := client.Do(req)
 	if err != nil {
