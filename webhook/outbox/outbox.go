@@ -61,6 +61,8 @@ type config struct {
 	rescueOnStart       bool
 	now                 func() time.Time
 	perEndpoint         *int
+	recordCache         time.Duration
+	logBatch            int
 	onDeadLetter        func(context.Context, transport.Envelope, transport.Result)
 }
 
@@ -171,6 +173,25 @@ func WithOnDeadLetter(fn func(ctx context.Context, env transport.Envelope, res t
 	return func(c *config) { c.onDeadLetter = fn }
 }
 
+// WithRecordCache sets how long the worker reuses a record it read from the
+// default store (an sqlstore.Store, also one given with WithStore) instead
+// of reading it again for each attempt: sqlstore.DefaultRecordCacheTTL (1 s)
+// unless set; 0 turns it off. A record disabled, deleted, rotated or
+// otherwise changed through the Outbox's Store applies to the next attempt
+// as without a cache; changed by another process or directly in the
+// database, it stops or affects queued deliveries at most ttl after the
+// change committed (see sqlstore.RecordCache). Other stores are read for
+// each attempt.
+func WithRecordCache(ttl time.Duration) Option {
+	return func(c *config) { c.recordCache = max(ttl, 0) }
+}
+
+// WithLogBatch sets how many attempts the delivery log writes in one
+// statement when workers log at once (sqlstore.DefaultLogBatch, 64, unless
+// set; 1 writes each alone). Each attempt is still logged before its job
+// finishes: a crash loses no logged attempt (see sqlstore.WithLogBatch).
+func WithLogBatch(n int) Option { return func(c *config) { c.logBatch = n } }
+
 // WithClock sets the clock of the retry schedule and the log's retention
 // (time.Now otherwise). River keeps its own clock for when jobs run.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
@@ -245,9 +266,30 @@ func (v viaOutbox[TTx]) Send(ctx context.Context, a transport.Attempter, envs []
 
 func (v viaOutbox[TTx]) DeduplicatesByKey() bool { return true }
 
+// cachedLookup is store as the Dispatcher reads it: its Sender, which the
+// worker makes attempts with, reads an sqlstore.Store's records through a
+// RecordCache of ttl; ListActive is the store's.
+func cachedLookup(store webhook.Store, ttl time.Duration) webhook.Lookup {
+	s, ok := store.(*sqlstore.Store)
+	if !ok || ttl <= 0 {
+		return store
+	}
+	return recordCache{Lookup: store, c: sqlstore.NewRecordCache(s, ttl)}
+}
+
+type recordCache struct {
+	webhook.Lookup
+	c *sqlstore.RecordCache
+}
+
+func (r recordCache) Get(ctx context.Context, id uuid.UUID) (*webhook.Webhook, error) {
+	return r.c.Get(ctx, id)
+}
+
 func newConfig(opts []Option) config {
 	c := config{workers: DefaultWorkers, completedRetention: DefaultCompletedRetention,
-		deadLetterRetention: DefaultDeadLetterRetention, attemptRetention: DefaultAttemptRetention, now: time.Now}
+		deadLetterRetention: DefaultDeadLetterRetention, attemptRetention: DefaultAttemptRetention, now: time.Now,
+		recordCache: sqlstore.DefaultRecordCacheTTL, logBatch: sqlstore.DefaultLogBatch}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -273,7 +315,8 @@ func New[TTx any](driver riverdriver.Driver[TTx], db *sql.DB, d sqlstore.Dialect
 		store = sqlstore.New(db, d, sqlstore.WithReader(cfg.reader))
 	}
 	o := &Outbox[TTx]{driver: driver, db: db, reader: cfg.reader, dialect: d, schema: cfg.schema, logger: cfg.logger,
-		rescue: cfg.rescueOnStart, store: store, log: sqlstore.NewLog(db, d, sqlstore.WithReader(cfg.reader))}
+		rescue: cfg.rescueOnStart, store: store,
+		log: sqlstore.NewLog(db, d, sqlstore.WithReader(cfg.reader), sqlstore.WithLogBatch(cfg.logBatch))}
 	// The caller's options come after the defaults, so theirs win.
 	sopts := append([]webhook.SenderOption{webhook.WithLogger(cfg.logger), webhook.WithBackOff(durable.DefaultBackOff)},
 		cfg.senderOptions...)
@@ -284,7 +327,7 @@ func New[TTx any](driver riverdriver.Driver[TTx], db *sql.DB, d sqlstore.Dialect
 	for _, so := range sopts {
 		dopts = append(dopts, so)
 	}
-	o.dispatcher = webhook.NewDispatcher(store, reg, dopts...)
+	o.dispatcher = webhook.NewDispatcher(cachedLookup(store, cfg.recordCache), reg, dopts...)
 
 	workers := river.NewWorkers()
 	rc := riverConfig(cfg, workers, o.log)
