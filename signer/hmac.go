@@ -75,7 +75,12 @@ func (s *HMAC) Sign(h http.Header, secrets []string, in Input) error {
 	if len(secrets) == 0 || secrets[0] == "" {
 		return ErrNoSecret
 	}
-	h.Set(s.header, s.prefix+s.encode(mac(s.hash, []byte(secrets[0]), in.Body)))
+	sum := mac(s.hash, []byte(secrets[0]), in.Body)
+	if s.encoding == EncodingBase64 {
+		h.Set(s.header, s.prefix+s.encode(sum))
+	} else {
+		h.Set(s.header, hexString(s.prefix, sum))
+	}
 	return nil
 }
 

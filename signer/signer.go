@@ -242,6 +242,15 @@ func mac(h func() hash.Hash, key []byte, parts ...[]byte) []byte {
 	return m.Sum(nil)
 }
 
+// hexString returns prefix followed by b in hex, built in one allocation.
+func hexString(prefix string, b []byte) string {
+	var buf [160]byte
+	if len(prefix)+hex.EncodedLen(len(b)) > len(buf) {
+		return prefix + hex.EncodeToString(b)
+	}
+	return string(hex.AppendEncode(append(buf[:0], prefix...), b))
+}
+
 // reservedHeaders are headers a scheme may not take over: replacing them
 // would break the request itself rather than sign it.
 var reservedHeaders = map[string]bool{

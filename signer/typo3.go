@@ -47,8 +47,10 @@ func (s *TYPO3) Sign(h http.Header, secrets []string, in Input) error {
 	if len(secrets) == 0 || secrets[0] == "" {
 		return ErrNoSecret
 	}
-	h.Set(HeaderTYPO3Signature, hex.EncodeToString(s.sum(secrets[0], in)))
-	h.Set(HeaderTYPO3Algo, s.algo)
+	// Both values share one array; the keys are canonical, as Set makes them.
+	vals := [...]string{hexString("", s.sum(secrets[0], in)), s.algo}
+	h[HeaderTYPO3Signature] = vals[0:1:1]
+	h[HeaderTYPO3Algo] = vals[1:2:2]
 	return nil
 }
 
