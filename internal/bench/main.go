@@ -55,7 +55,8 @@
 // per host for every worker, no proxy, no SSRF guard), so the ratios measure
 // outhook and not client settings. -client guarded measures the default
 // client instead, guarded with netguard.AllowLoopback(): the dial-time check
-// and its idle pool, which the Dispatcher sizes from the workers (at least 16 per host). The output says which was used.
+// and its idle pool, which the Dispatcher sizes from the transport's
+// concurrency (at least 16 per host). The output says which was used.
 package main
 
 import (
@@ -177,6 +178,7 @@ func rows() []*row {
 		guardRow(128, 8000, 200),
 		riverRow("sqlite", 16, 1000, 10),
 		riverRow("postgres", 16, 1000, 10),
+		scaleRow(16, 1000, 10),
 	}
 	return rs
 }
