@@ -35,6 +35,11 @@
 //     the workers) against the same Memory with an unguarded client of the
 //     same pool settings (netguard's transport with a plain net.Dialer).
 //     These rows ignore -client.
+//   - river-postgres-scale/16: two Outboxes on one PostgreSQL database, each
+//     with its own pool, River client and 16 workers, each dispatching half
+//     the messages, vs one Outbox dispatching them all (ratio = two ÷ one).
+//     The row has its own receiver, which fails the run when a delivery ID
+//     arrives while a request with it is still being answered.
 //   - river-sqlite/16, river-postgres/16: deliveries per second end to end
 //     through the durable transport (River) with 16 workers, on a SQLite
 //     file in a temporary directory, and on PostgreSQL in a fresh schema
