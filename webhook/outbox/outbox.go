@@ -173,13 +173,14 @@ func WithOnDeadLetter(fn func(ctx context.Context, env transport.Envelope, res t
 	return func(c *config) { c.onDeadLetter = fn }
 }
 
-// WithRecordCache sets how long the worker reuses a record it read from the
-// default store (an sqlstore.Store, also one given with WithStore) instead
-// of reading it again for each attempt: sqlstore.DefaultRecordCacheTTL (1 s)
-// unless set; 0 turns it off. A record disabled, deleted, rotated or
-// otherwise changed through the Outbox's Store applies to the next attempt
-// as without a cache; changed by another process or directly in the
-// database, it stops or affects queued deliveries at most ttl after the
+// WithRecordCache makes the worker reuse a record it read from the default
+// store (an sqlstore.Store, also one given with WithStore) for up to ttl
+// instead of reading it again for each attempt (sqlstore.DefaultRecordCacheTTL,
+// 1 s, is a good value). It is off by default, so that every attempt sees
+// the record as stored, whoever changed it. With it, a record disabled,
+// deleted, rotated or otherwise changed through the Outbox's Store still
+// applies to the next attempt; changed by another process or directly in
+// the database, it stops or affects queued deliveries at most ttl after the
 // change committed (see sqlstore.RecordCache). Other stores are read for
 // each attempt.
 func WithRecordCache(ttl time.Duration) Option {
@@ -289,7 +290,7 @@ func (r recordCache) Get(ctx context.Context, id uuid.UUID) (*webhook.Webhook, e
 func newConfig(opts []Option) config {
 	c := config{workers: DefaultWorkers, completedRetention: DefaultCompletedRetention,
 		deadLetterRetention: DefaultDeadLetterRetention, attemptRetention: DefaultAttemptRetention, now: time.Now,
-		recordCache: sqlstore.DefaultRecordCacheTTL, logBatch: sqlstore.DefaultLogBatch}
+		logBatch: sqlstore.DefaultLogBatch}
 	for _, o := range opts {
 		o(&c)
 	}
