@@ -53,9 +53,10 @@ func TestQuick(t *testing.T) {
 
 	want := []string{"sync/1", "sync/10", "memory/1", "memory/16", "memory/128", "guard/16", "guard/128", "river-sqlite/16"}
 	if os.Getenv(postgresEnv) != "" {
-		want = append(want, "river-postgres/16")
+		want = append(want, "river-postgres/16", "river-postgres-scale/16")
 	} else {
 		assert.Contains(t, out.String(), "river-postgres/16: skipped")
+		assert.Contains(t, out.String(), "river-postgres-scale/16: skipped")
 	}
 	rows := table(t, out.String())
 	assert.Len(t, rows, len(want))
