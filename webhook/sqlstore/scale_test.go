@@ -95,12 +95,22 @@ func TestBulkInsertIsCreate(t *testing.T) {
 // dump returns every row q selects, as text.
 func dump(t *testing.T, db *sql.DB, q string) []string {
 	t.Helper()
-	rows, err := db.Query(q)
+	var out []string
+	for _, vals := range query(t, db, q) {
+		out = append(out, fmt.Sprintf("%v", vals))
+	}
+	return out
+}
+
+// query returns every row q selects, each as its column values.
+func query(t *testing.T, db *sql.DB, q string, args ...any) [][]any {
+	t.Helper()
+	rows, err := db.Query(q, args...)
 	require.NoError(t, err)
 	defer rows.Close()
 	cols, err := rows.Columns()
 	require.NoError(t, err)
-	var out []string
+	var out [][]any
 	for rows.Next() {
 		vals := make([]any, len(cols))
 		ptrs := make([]any, len(cols))
@@ -108,7 +118,7 @@ func dump(t *testing.T, db *sql.DB, q string) []string {
 			ptrs[i] = &vals[i]
 		}
 		require.NoError(t, rows.Scan(ptrs...))
-		out = append(out, fmt.Sprintf("%v", vals))
+		out = append(out, vals)
 	}
 	require.NoError(t, rows.Err())
 	return out
@@ -122,22 +132,10 @@ func explain(t *testing.T, db *sql.DB, d sqlstore.Dialect, q string, args []any)
 	if d == sqlstore.SQLite {
 		prefix = "EXPLAIN QUERY PLAN "
 	}
-	rows, err := db.Query(prefix+q, args...)
-	require.NoError(t, err)
-	defer rows.Close()
-	cols, err := rows.Columns()
-	require.NoError(t, err)
 	var lines []string
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		require.NoError(t, rows.Scan(ptrs...))
+	for _, vals := range query(t, db, prefix+q, args...) {
 		lines = append(lines, fmt.Sprint(vals[len(vals)-1])) // SQLite: the detail column
 	}
-	require.NoError(t, rows.Err())
 	return strings.Join(lines, "\n")
 }
 
