@@ -187,8 +187,14 @@ func (w *Webhook) Validate() error {
 			return invalid(sec.field, err.Error(), err)
 		}
 	}
-	protected := s.Headers()
-	for k, v := range w.Headers {
+	return validateHeaders(w.Headers, s.Headers())
+}
+
+// validateHeaders checks a record's extra headers: names net/http can send,
+// values without control characters, none of outhook's own or the signing
+// scheme's (protected).
+func validateHeaders(headers map[string]string, protected []string) error {
+	for k, v := range headers {
 		ck := http.CanonicalHeaderKey(k)
 		if !validHeaderName(k) {
 			return invalid("headers", fmt.Sprintf("%q is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~ only)", k), nil)
