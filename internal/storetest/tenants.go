@@ -80,34 +80,8 @@ func routesMatchOracle(t *testing.T, s webhook.Store) {
 		live[w.ID] = w
 	}
 	for round := range 40 {
-		// Change a few records: new triggers and channels, disabled or
-		// enabled, or deleted.
 		for range 5 {
-			var id uuid.UUID
-			for k := range live {
-				id = k
-				break
-			}
-			switch r.IntN(4) {
-			case 0:
-				require.NoError(t, s.Delete(ctx, id))
-				delete(live, id)
-			case 1:
-				_, err := s.Disable(ctx, id, "test", live[id].UpdatedAt)
-				require.NoError(t, err)
-				got, err := s.Get(ctx, id)
-				require.NoError(t, err)
-				live[id] = got
-			default:
-				got, err := webhook.Modify(ctx, s, id, func(w *webhook.Webhook) error {
-					w.Triggers = pick(r, triggerPool, 1, 3)
-					w.Channels = pick(r, channelPool, 0, 3)
-					w.Disabled = r.IntN(4) == 0
-					return nil
-				})
-				require.NoError(t, err)
-				live[id] = got
-			}
+			mutate(t, s, r, live)
 		}
 		w := randomRecord(r, 1000+round)
 		require.NoError(t, s.Create(ctx, w))
@@ -135,6 +109,38 @@ func routesMatchOracle(t *testing.T, s webhook.Store) {
 			sort.Slice(gotIDs, func(i, j int) bool { return gotIDs[i].String() < gotIDs[j].String() })
 			require.Equal(t, wantIDs, gotIDs, "round %d: route %+v", round, route)
 		}
+	}
+}
+
+// mutate changes one live record at random: new triggers and channels,
+// disabled or enabled, or deleted; live follows.
+func mutate(t *testing.T, s webhook.Store, r *rand.Rand, live map[uuid.UUID]*webhook.Webhook) {
+	t.Helper()
+	ctx := context.Background()
+	var id uuid.UUID
+	for k := range live {
+		id = k
+		break
+	}
+	switch r.IntN(4) {
+	case 0:
+		require.NoError(t, s.Delete(ctx, id))
+		delete(live, id)
+	case 1:
+		_, err := s.Disable(ctx, id, "test", live[id].UpdatedAt)
+		require.NoError(t, err)
+		got, err := s.Get(ctx, id)
+		require.NoError(t, err)
+		live[id] = got
+	default:
+		got, err := webhook.Modify(ctx, s, id, func(w *webhook.Webhook) error {
+			w.Triggers = pick(r, triggerPool, 1, 3)
+			w.Channels = pick(r, channelPool, 0, 3)
+			w.Disabled = r.IntN(4) == 0
+			return nil
+		})
+		require.NoError(t, err)
+		live[id] = got
 	}
 }
 
