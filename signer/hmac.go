@@ -27,6 +27,7 @@ type HMAC struct {
 	prefix   string
 	encoding string
 	headers  []string
+	macs     macCache
 }
 
 // NewHMAC returns the HMAC scheme with cfg's Algorithm, Header, Encoding and
@@ -46,7 +47,7 @@ func NewHMAC(cfg Config) (*HMAC, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &HMAC{hash: h, header: DefaultHMACHeader, encoding: EncodingHex}
+	s := &HMAC{hash: h, header: DefaultHMACHeader, encoding: EncodingHex, macs: macCache{hash: h}}
 	if c.Header != "" {
 		if s.header, err = headerName(c.Header); err != nil {
 			return nil, err
@@ -75,12 +76,15 @@ func (s *HMAC) Sign(h http.Header, secrets []string, in Input) error {
 	if len(secrets) == 0 || secrets[0] == "" {
 		return ErrNoSecret
 	}
-	sum := mac(s.hash, []byte(secrets[0]), in.Body)
+	m := s.macs.get(secrets[0])
+	m.Write(in.Body)
+	sum := m.sum()
 	if s.encoding == EncodingBase64 {
 		h.Set(s.header, s.prefix+s.encode(sum))
 	} else {
 		h.Set(s.header, hexString(s.prefix, sum))
 	}
+	m.release()
 	return nil
 }
 

@@ -26,6 +26,7 @@ const (
 type TYPO3 struct {
 	hash func() hash.Hash
 	algo string
+	macs macCache
 }
 
 // NewTYPO3 returns the TYPO3 scheme for algo ("" means sha256).
@@ -34,8 +35,10 @@ func NewTYPO3(algo string) (*TYPO3, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &TYPO3{hash: h, algo: name}, nil
+	return &TYPO3{hash: h, algo: name, macs: macCache{hash: h}}, nil
 }
+
+var colon = []byte{':'}
 
 var typo3Headers = []string{HeaderTYPO3Signature, HeaderTYPO3Algo}
 
@@ -47,8 +50,14 @@ func (s *TYPO3) Sign(h http.Header, secrets []string, in Input) error {
 	if len(secrets) == 0 || secrets[0] == "" {
 		return ErrNoSecret
 	}
+	m := s.macs.get(secrets[0])
+	m.writeString(in.WebhookID)
+	m.Write(colon)
+	m.Write(in.Body)
+	sig := hexString("", m.sum())
+	m.release()
 	// Both values share one array; the keys are canonical, as Set makes them.
-	vals := [...]string{hexString("", s.sum(secrets[0], in)), s.algo}
+	vals := [...]string{sig, s.algo}
 	h[HeaderTYPO3Signature] = vals[0:1:1]
 	h[HeaderTYPO3Algo] = vals[1:2:2]
 	return nil
