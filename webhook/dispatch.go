@@ -105,8 +105,8 @@ func newDispatchConfig(msg trigger.Message, opts []DispatchOption) (dispatchConf
 	if isNil(msg) {
 		return c, fmt.Errorf("%w (%T)", ErrNilMessage, msg)
 	}
-	for _, o := range opts {
-		o.applyDispatch(&c)
+	if len(opts) > 0 {
+		c = applyDispatchOptions(opts)
 	}
 	if cm, ok := msg.(ChannelMessage); ok {
 		c.channels = append(c.channels, cm.Channels()...)
@@ -125,6 +125,16 @@ func newDispatchConfig(msg trigger.Message, opts []DispatchOption) (dispatchConf
 		return c, fmt.Errorf("%w: it holds a control character", ErrInvalidIdempotencyKey)
 	}
 	return c, nil
+}
+
+// applyDispatchOptions returns the config opts say. It is a function of
+// its own so that only a Dispatch with options puts a config on the heap.
+func applyDispatchOptions(opts []DispatchOption) dispatchConfig {
+	var c dispatchConfig
+	for _, o := range opts {
+		o.applyDispatch(&c)
+	}
+	return c
 }
 
 // cacheKey is the in-process idempotency key of the dispatch of trigger.

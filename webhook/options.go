@@ -30,14 +30,42 @@ const (
 // would start after it ends the delivery at once, failed but retryable
 // (transport.ErrBudgetExceeded).
 func DefaultBackOff() backoff.BackOff {
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = 500 * time.Millisecond
-	b.Multiplier = 2
-	b.RandomizationFactor = 0.5
-	b.MaxInterval = 30 * time.Second
-	b.MaxElapsedTime = time.Minute
-	return transport.LimitAttempts(b, DefaultMaxAttempts)
+	d := &defaultBackOff{ExponentialBackOff: backoff.ExponentialBackOff{
+		InitialInterval:     500 * time.Millisecond,
+		RandomizationFactor: 0.5,
+		Multiplier:          2,
+		MaxInterval:         30 * time.Second,
+		MaxElapsedTime:      time.Minute,
+		Stop:                backoff.Stop,
+		Clock:               backoff.SystemClock,
+	}}
+	d.ExponentialBackOff.Reset()
+	return d
 }
+
+// defaultBackOff is DefaultBackOff in one allocation: what
+// transport.LimitAttempts(exponential, DefaultMaxAttempts) does, around an
+// exponential back-off it holds by value. Each delivery makes one.
+type defaultBackOff struct {
+	backoff.ExponentialBackOff
+	retries int
+}
+
+func (d *defaultBackOff) NextBackOff() time.Duration {
+	if d.retries >= DefaultMaxAttempts-1 {
+		return backoff.Stop
+	}
+	d.retries++
+	return d.ExponentialBackOff.NextBackOff()
+}
+
+func (d *defaultBackOff) Reset() {
+	d.retries = 0
+	d.ExponentialBackOff.Reset()
+}
+
+// MaxElapsedTime implements transport.ElapsedLimiter.
+func (d *defaultBackOff) MaxElapsedTime() time.Duration { return d.ExponentialBackOff.MaxElapsedTime }
 
 // senderConfig is what a Sender is built from.
 type senderConfig struct {
