@@ -238,9 +238,12 @@ func (d *Dispatcher) prepare(ctx context.Context, msg trigger.Message, trg trigg
 		return nil, nil, fmt.Errorf("%w: %s is %d bytes, the limit is %d", ErrBodyTooLarge, trg.Identifier, len(body), d.cfg.maxBody)
 	}
 	route := Route{Tenant: dc.tenant, Trigger: trg.Identifier, Channels: dc.channels}
-	var recs []*Webhook
+	var (
+		recs []*Webhook
+		few  [4]*Webhook // most triggers reach a few records: no allocation
+	)
 	if ms, ok := d.records.(*MemoryStore); ok {
-		recs = ms.listActive(route, shared) // only the IDs are read
+		recs = ms.listActive(route, shared, few[:0]) // only the IDs are read
 	} else {
 		recs, err = d.records.ListActive(ctx, route)
 	}

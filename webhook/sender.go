@@ -240,11 +240,20 @@ func (s *Sender) request(ctx context.Context, env transport.Envelope, now time.T
 	h[HeaderDeliveryID] = own[2:3:3]
 	h[HeaderTrigger] = own[3:4:4]
 	in := signer.Input{WebhookID: w.ID.String(), MessageID: deliveryID, Timestamp: now, Body: env.Body}
-	if err := sg.Sign(h, w.Secrets(now), in); err != nil {
+	secrets := secretLists.Get().(*[]string)
+	*secrets = w.appendSecrets((*secrets)[:0], now)
+	err = sg.Sign(h, *secrets, in)
+	clear(*secrets)
+	secretLists.Put(secrets)
+	if err != nil {
 		return fail(transport.Permanent, fmt.Errorf("webhook %s: sign: %w", w.ID, err))
 	}
 	return req, w, nil
 }
+
+// secretLists holds the lists of secrets an attempt signs with, emptied
+// after use: the built-in signers keep no reference to them.
+var secretLists = sync.Pool{New: func() any { return new([]string) }}
 
 // record loads the record with id for an attempt, which only reads it: a
 // MemoryStore's is shared rather than copied.

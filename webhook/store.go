@@ -360,17 +360,17 @@ func (s *MemoryStore) List(ctx context.Context, q ListQuery) (Page, error) {
 
 // ListActive implements Store.
 func (s *MemoryStore) ListActive(ctx context.Context, r Route) ([]*Webhook, error) {
-	return s.listActive(r, (*Webhook).Clone), nil
+	return s.listActive(r, (*Webhook).Clone, nil), nil
 }
 
 // listActive is ListActive, each record passed through view: Clone for
 // callers that own the result, shared for the Dispatcher, which only reads
-// the IDs.
-func (s *MemoryStore) listActive(r Route, view func(*Webhook) *Webhook) []*Webhook {
+// the IDs. The records are appended to out[:0], so that a caller's small
+// array spares an allocation.
+func (s *MemoryStore) listActive(r Route, view func(*Webhook) *Webhook, out []*Webhook) []*Webhook {
 	s.mu.RLock()
-	var out []*Webhook
 	if rs := s.routes[routeKey{r.Tenant, r.Trigger}]; rs != nil {
-		out = make([]*Webhook, 0, len(rs.all))
+		out = slices.Grow(out[:0], len(rs.all))
 		for id := range rs.all {
 			if w := s.recs[id]; !w.Disabled {
 				out = append(out, view(w))

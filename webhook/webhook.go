@@ -313,11 +313,14 @@ func (w *Webhook) RotateSecret(newSecret Secret, overlap time.Duration, now time
 
 // Secrets returns the secrets to sign with at t: the current one first, then
 // the previous one while its overlap lasts.
-func (w *Webhook) Secrets(t time.Time) []string {
+func (w *Webhook) Secrets(t time.Time) []string { return w.appendSecrets(nil, t) }
+
+// appendSecrets appends Secrets(t) to dst.
+func (w *Webhook) appendSecrets(dst []string, t time.Time) []string {
 	if w.PreviousSecret != "" && t.Before(w.PreviousSecretExpiresAt) {
-		return []string{w.Secret.Reveal(), w.PreviousSecret.Reveal()}
+		return append(dst, w.Secret.Reveal(), w.PreviousSecret.Reveal())
 	}
-	return []string{w.Secret.Reveal()}
+	return append(dst, w.Secret.Reveal())
 }
 
 // Enable clears Disabled and the automatic disabling's reason and time.
