@@ -34,6 +34,8 @@ type Store struct {
 	// writes counts the writes to records through this Store, each after
 	// it ended: a RecordCache drops what it read before one.
 	writes atomic.Uint64
+	// reads prepares Get's and ListActive's queries on rdb (SQLite).
+	reads *stmtCache
 }
 
 var _ webhook.Store = (*Store)(nil)
@@ -44,6 +46,7 @@ func New(db *sql.DB, d Dialect, opts ...StoreOption) *Store {
 	for _, o := range opts {
 		o.applyStore(s)
 	}
+	s.reads = newStmtCache(s.rdb, d)
 	return s
 }
 
@@ -208,7 +211,14 @@ func decodeRow(r *row, kr *Keyring) (*webhook.Webhook, error) {
 // webhook.ErrNotFound.
 func (s *Store) readRow(ctx context.Context, db *sql.DB, id string) (*row, error) {
 	var r row
-	err := r.scan(db.QueryRowContext(ctx, s.d.rebind(`SELECT `+rowColumns+` FROM outhook_webhook WHERE id = ?`), id))
+	q := s.d.rebind(`SELECT ` + rowColumns + ` FROM outhook_webhook WHERE id = ?`)
+	var sc *sql.Row
+	if db == s.rdb {
+		sc = s.reads.queryRow(ctx, q, id)
+	} else {
+		sc = db.QueryRowContext(ctx, q, id)
+	}
+	err := r.scan(sc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %s", webhook.ErrNotFound, id)
 	}
@@ -488,7 +498,7 @@ func (s *Store) ListActive(ctx context.Context, r webhook.Route) ([]*webhook.Web
 // list runs q, a query for rowColumns already rebound for the dialect, on
 // the reader and decodes the records.
 func (s *Store) list(ctx context.Context, q string, args []any) ([]*webhook.Webhook, error) {
-	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	rows, err := s.reads.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list: %w", err)
 	}
