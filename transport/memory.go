@@ -71,6 +71,7 @@ type Memory struct {
 	accepted  uint64 // deliveries accepted so far
 	closed    bool
 	changed   chan struct{} // closed and replaced whenever state changes
+	wake      chan struct{} // the scheduler's: the earliest delayed job changed
 
 	ctx    context.Context // attempts run under it; Close cancels it at its deadline
 	cancel context.CancelFunc
@@ -177,6 +178,7 @@ func (m *Memory) init() {
 		}
 		m.endpoints = map[uuid.UUID]*endpoint{}
 		m.changed = make(chan struct{})
+		m.wake = make(chan struct{}, 1)
 		m.ctx, m.cancel = context.WithCancel(context.Background())
 		m.wg.Add(m.workers + 1)
 		for i := 0; i < m.workers; i++ {
@@ -428,6 +430,13 @@ func (m *Memory) attempt(j *job, ep *endpoint) {
 		m.enqueue(j)
 	default:
 		heap.Push(&m.delayed, j)
+		if m.delayed[0] == j {
+			// The scheduler's timer is for a later job, or there is none.
+			select {
+			case m.wake <- struct{}{}:
+			default: // a wake-up is pending already
+			}
+		}
 	}
 	m.offerTurn(ep)
 	if ep.active == 0 && len(ep.jobs) == 0 {
@@ -454,7 +463,8 @@ func (m *Memory) done(env Envelope, r Result) {
 
 // schedule moves delayed jobs to their endpoints' queues when they fall due.
 // It keeps one timer, for the earliest due time, and replaces it only when
-// that changes.
+// that changes. It wakes for its timer and when a job becomes the earliest,
+// not for every change of state: most deliveries never wait for a retry.
 func (m *Memory) schedule() {
 	defer m.wg.Done()
 	var timer Timer
@@ -465,7 +475,7 @@ func (m *Memory) schedule() {
 		}
 	}()
 	for {
-		next, changed := m.promote()
+		next := m.promote()
 		if !next.Equal(timerAt) {
 			if timer != nil {
 				timer.Stop()
@@ -482,7 +492,7 @@ func (m *Memory) schedule() {
 		select {
 		case <-fired:
 			timer, timerAt = nil, time.Time{}
-		case <-changed:
+		case <-m.wake:
 		case <-m.ctx.Done():
 			return
 		}
@@ -490,9 +500,8 @@ func (m *Memory) schedule() {
 }
 
 // promote moves the delayed jobs that are due to their endpoints' queues. It
-// returns the earliest due time left (zero if none, or once closed) and the
-// channel that the next change of state closes.
-func (m *Memory) promote() (next time.Time, changed <-chan struct{}) {
+// returns the earliest due time left (zero if none, or once closed).
+func (m *Memory) promote() (next time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.clock.Now()
@@ -507,7 +516,7 @@ func (m *Memory) promote() (next time.Time, changed <-chan struct{}) {
 	if moved {
 		m.signal()
 	}
-	return next, m.changed
+	return next
 }
 
 // delayHeap orders jobs by due time.
