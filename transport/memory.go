@@ -72,6 +72,8 @@ type Memory struct {
 	closed    bool
 	changed   chan struct{} // closed and replaced whenever state changes
 	wake      chan struct{} // the scheduler's: the earliest delayed job changed
+	ready     chan struct{} // idle workers': a token per turn offered
+	drained   chan struct{} // closed once Close was called and no job is due
 
 	ctx    context.Context // attempts run under it; Close cancels it at its deadline
 	cancel context.CancelFunc
@@ -179,6 +181,8 @@ func (m *Memory) init() {
 		m.endpoints = map[uuid.UUID]*endpoint{}
 		m.changed = make(chan struct{})
 		m.wake = make(chan struct{}, 1)
+		m.ready = make(chan struct{}, m.workers)
+		m.drained = make(chan struct{})
 		m.ctx, m.cancel = context.WithCancel(context.Background())
 		m.wg.Add(m.workers + 1)
 		for i := 0; i < m.workers; i++ {
@@ -254,7 +258,10 @@ type Pending struct {
 func (m *Memory) Close(ctx context.Context) ([]Pending, error) {
 	m.init()
 	m.mu.Lock()
-	m.closed = true
+	if !m.closed {
+		m.closed = true
+		m.drainedIfIdle()
+	}
 	m.signal()
 	m.mu.Unlock()
 
@@ -313,7 +320,20 @@ func (m *Memory) Len() int {
 
 func (m *Memory) outstanding() int { return m.due + len(m.delayed) + m.inflight }
 
-// signal wakes everyone waiting for a change; m.mu must be held.
+// drainedIfIdle tells idle workers to stop once Close was called and no
+// job is due; m.mu must be held.
+func (m *Memory) drainedIfIdle() {
+	if m.closed && m.due == 0 {
+		select {
+		case <-m.drained:
+		default:
+			close(m.drained)
+		}
+	}
+}
+
+// signal wakes everyone waiting for a change; m.mu must be held. Idle
+// workers do not wait for it: offerTurn wakes one per turn.
 func (m *Memory) signal() {
 	close(m.changed)
 	m.changed = make(chan struct{})
@@ -339,6 +359,10 @@ func (m *Memory) offerTurn(ep *endpoint) {
 	}
 	ep.inTurn = true
 	m.turns = append(m.turns, ep)
+	select {
+	case m.ready <- struct{}{}:
+	default: // as many wake-ups as workers are pending already
+	}
 }
 
 // next takes the first job of the endpoint whose turn it is, and counts its
@@ -355,6 +379,7 @@ func (m *Memory) next() (*job, *endpoint) {
 	ep.jobs[0] = nil
 	ep.jobs = ep.jobs[1:]
 	m.due--
+	m.drainedIfIdle()
 	ep.active++
 	m.inflight++
 	m.offerTurn(ep) // behind the endpoints already waiting
@@ -375,10 +400,10 @@ func (m *Memory) work() {
 				m.mu.Unlock()
 				return
 			}
-			changed := m.changed
 			m.mu.Unlock()
 			select {
-			case <-changed:
+			case <-m.ready:
+			case <-m.drained:
 			case <-m.ctx.Done():
 			}
 			m.mu.Lock()
