@@ -198,7 +198,7 @@ func (s *Sender) request(ctx context.Context, env transport.Envelope, now time.T
 	fail := func(o transport.Outcome, err error) (*http.Request, *Webhook, error) {
 		return nil, nil, &requestError{outcome: o, err: err}
 	}
-	w, err := s.record(ctx, env.WebhookID)
+	w, idText, err := s.record(ctx, env.WebhookID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return fail(transport.Permanent, fmt.Errorf("%w: %s", ErrWebhookGone, env.WebhookID))
@@ -239,7 +239,10 @@ func (s *Sender) request(ctx context.Context, env transport.Envelope, now time.T
 	h[HeaderContentType] = own[1:2:2]
 	h[HeaderDeliveryID] = own[2:3:3]
 	h[HeaderTrigger] = own[3:4:4]
-	in := signer.Input{WebhookID: w.ID.String(), MessageID: deliveryID, Timestamp: now, Body: env.Body}
+	if idText == "" {
+		idText = w.ID.String()
+	}
+	in := signer.Input{WebhookID: idText, MessageID: deliveryID, Timestamp: now, Body: env.Body}
 	secrets := secretLists.Get().(*[]string)
 	*secrets = w.appendSecrets((*secrets)[:0], now)
 	err = sg.Sign(h, *secrets, in)
@@ -256,12 +259,14 @@ func (s *Sender) request(ctx context.Context, env transport.Envelope, now time.T
 var secretLists = sync.Pool{New: func() any { return new([]string) }}
 
 // record loads the record with id for an attempt, which only reads it: a
-// MemoryStore's is shared rather than copied.
-func (s *Sender) record(ctx context.Context, id uuid.UUID) (*Webhook, error) {
+// MemoryStore's is shared rather than copied, and comes with its ID as text
+// ("" from other Getters).
+func (s *Sender) record(ctx context.Context, id uuid.UUID) (*Webhook, string, error) {
 	if ms, ok := s.records.(*MemoryStore); ok {
 		return ms.getShared(id)
 	}
-	return s.records.Get(ctx, id)
+	w, err := s.records.Get(ctx, id)
+	return w, "", err
 }
 
 // keptAcrossHosts are the only headers a redirect to another host carries:

@@ -109,7 +109,8 @@ type MemoryStore struct {
 	recs     map[uuid.UUID]*Webhook // created on first Create
 	routes   map[routeKey]*routeSet // tenant and trigger -> records
 	byTenant map[string]map[uuid.UUID]struct{}
-	now      func() time.Time // nil: time.Now
+	idText   map[uuid.UUID]string // the records' IDs as text, which the Sender signs
+	now      func() time.Time     // nil: time.Now
 	max      int              // records per tenant; 0: no limit
 }
 
@@ -181,6 +182,12 @@ func (s *MemoryStore) Create(ctx context.Context, w *Webhook) error {
 // put stores c and indexes it; s.mu must be held.
 func (s *MemoryStore) put(c *Webhook) {
 	s.recs[c.ID] = c
+	if s.idText == nil {
+		s.idText = make(map[uuid.UUID]string)
+	}
+	if _, ok := s.idText[c.ID]; !ok {
+		s.idText[c.ID] = c.ID.String()
+	}
 	ids := s.byTenant[c.Tenant]
 	if ids == nil {
 		ids = make(map[uuid.UUID]struct{})
@@ -211,6 +218,7 @@ func (s *MemoryStore) put(c *Webhook) {
 func (s *MemoryStore) remove(id uuid.UUID) {
 	old := s.recs[id]
 	delete(s.recs, id)
+	delete(s.idText, id)
 	if ids := s.byTenant[old.Tenant]; ids != nil {
 		if delete(ids, id); len(ids) == 0 {
 			delete(s.byTenant, old.Tenant)
@@ -403,15 +411,16 @@ func (s *MemoryStore) listActive(r Route, view func(*Webhook) *Webhook, out []*W
 func shared(w *Webhook) *Webhook { return w }
 
 // getShared is Get without the copy, for the Sender, which only reads the
-// record.
-func (s *MemoryStore) getShared(id uuid.UUID) (*Webhook, error) {
+// record, and with the record's ID as text, formatted once per record.
+func (s *MemoryStore) getShared(id uuid.UUID) (*Webhook, string, error) {
 	s.mu.RLock()
 	w, ok := s.recs[id]
+	text := s.idText[id]
 	s.mu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+		return nil, "", fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
-	return w, nil
+	return w, text, nil
 }
 
 // sortRecords sorts ws oldest first, then by ID, the order of Store.List.
