@@ -111,7 +111,7 @@ type MemoryStore struct {
 	byTenant map[string]map[uuid.UUID]struct{}
 	idText   map[uuid.UUID]string // the records' IDs as text, which the Sender signs
 	now      func() time.Time     // nil: time.Now
-	max      int              // records per tenant; 0: no limit
+	max      int                  // records per tenant; 0: no limit
 }
 
 // routeKey indexes the records of one tenant subscribed to one trigger.
