@@ -10,11 +10,14 @@
 //	go run ./internal/bench -only sync,memory/16   # some rows
 //	go run ./internal/bench -quick                 # a smoke run, not a measurement
 //	OUTHOOK_TEST_POSTGRES=postgres://... go run ./internal/bench   # adds River + PostgreSQL
+//	go run ./internal/bench -only memory/16 -side outhook -cpuprofile cpu.out   # profile one side
 //
 // Flags: -n deliveries per measurement for every row (default: each row's
 // own, 1,000 for River and 3,000–8,000 for the others), -reps repetitions
 // per side (default 3), -only rows by name or prefix, -client tuned|guarded
-// (below), -quick a few deliveries per row and one repetition.
+// (below), -quick a few deliveries per row and one repetition, -cpuprofile
+// a CPU profile of the run, and -side outhook|baseline to run one side only
+// (its table then compares nothing; it is for the profile).
 //
 // Every request carries the same 1 KiB JSON body to one receiver on
 // 127.0.0.1 that reads it and answers 204. The rows:
@@ -82,6 +85,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"runtime"
 	"slices"
 	"strings"
@@ -194,6 +198,8 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	quick := fs.Bool("quick", false, "a tiny smoke run: a few deliveries per row, one repetition")
 	only := fs.String("only", "", "comma-separated rows to run, by name or prefix (sync, memory/16, river-sqlite); default all")
 	reps := fs.Int("reps", 3, "repetitions per side; the median is reported")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the measured runs to `file` (with -side, of one side only)")
+	side := fs.String("side", "both", "which side to run: both, outhook or baseline (one side measures nothing: for -cpuprofile)")
 	client := fs.String("client", "tuned", "the dispatcher's HTTP client: tuned (WithHTTPClient, the baseline's settings) or guarded (WithGuard(netguard.New(netguard.AllowLoopback())))")
 	fs.SetOutput(w)
 	if err := fs.Parse(args); err != nil {
@@ -210,6 +216,9 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	}
 	if *reps < 1 {
 		return fmt.Errorf("-reps %d: want at least 1", *reps)
+	}
+	if *side != "both" && *side != "outhook" && *side != "baseline" {
+		return fmt.Errorf("-side %q: want both, outhook or baseline", *side)
 	}
 	selected, err := selectRows(rows(), *only)
 	if err != nil {
@@ -228,6 +237,17 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	e := &env{recv: recv, reg: reg, guarded: *client == "guarded", dsn: os.Getenv(postgresEnv),
 		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var results []result
 	var notes []string
 	for _, r := range selected {
@@ -245,7 +265,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 			size = *n
 		}
 		size = max(size, r.records)
-		res, err := measureRow(ctx, e, r, size, *reps)
+		res, err := measureRow(ctx, e, r, size, *reps, *side)
 		if err != nil {
 			return fmt.Errorf("%s: %w", r.name, err)
 		}
@@ -289,18 +309,22 @@ func selectRows(all []*row, only string) ([]*row, error) {
 // measureRow sets r up, warms both sides up, then runs them back to back
 // reps times, alternating which goes first so that drift (a warming cache,
 // a growing job table) falls on both, and keeps the median of each.
-func measureRow(ctx context.Context, e *env, r *row, n, reps int) (result, error) {
+func measureRow(ctx context.Context, e *env, r *row, n, reps int, side string) (result, error) {
 	s, err := r.setup(ctx, e)
 	if err != nil {
 		return result{}, fmt.Errorf("setup: %w", err)
 	}
 	defer s.close()
 	warm := max(n/5, r.records)
-	if _, err := timed(ctx, s.baseline, warm); err != nil {
-		return result{}, fmt.Errorf("baseline warm-up: %w", err)
+	if side != "outhook" {
+		if _, err := timed(ctx, s.baseline, warm); err != nil {
+			return result{}, fmt.Errorf("baseline warm-up: %w", err)
+		}
 	}
-	if _, err := timed(ctx, s.outhook, warm); err != nil {
-		return result{}, fmt.Errorf("outhook warm-up: %w", err)
+	if side != "baseline" {
+		if _, err := timed(ctx, s.outhook, warm); err != nil {
+			return result{}, fmt.Errorf("outhook warm-up: %w", err)
+		}
 	}
 	var (
 		base, out           []time.Duration
@@ -310,6 +334,14 @@ func measureRow(ctx context.Context, e *env, r *row, n, reps int) (result, error
 		order := []bool{false, true} // false: baseline
 		if i%2 == 1 {
 			order = []bool{true, false}
+		}
+		switch side {
+		case "outhook":
+			order = []bool{true}
+			base, baseAlloc = append(base, 1), append(baseAlloc, 0)
+		case "baseline":
+			order = []bool{false}
+			out, outAlloc = append(out, 1), append(outAlloc, 0)
 		}
 		for _, isOuthook := range order {
 			f, dst, allocs, name := s.baseline, &base, &baseAlloc, "baseline"
