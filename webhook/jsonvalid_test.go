@@ -15,8 +15,25 @@ var jsonValidCases = []string{
 	strings.Repeat(`{"a":`, 10001) + `1` + strings.Repeat(`}`, 10001),
 }
 
+// wordCases puts each byte that ends a string's plain run, and some that
+// do not, at every place of the 8-byte words skipPlain8 reads, in strings
+// of several lengths.
+func wordCases() []string {
+	var out []string
+	for _, n := range []int{7, 8, 9, 16, 23} {
+		for at := range n {
+			for _, c := range []byte{'"', '\\', 0x00, 0x1f, 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xa2, 0xdc, 0xff} {
+				b := []byte(strings.Repeat("x", n))
+				b[at] = c
+				out = append(out, `"`+string(b)+`"`, `["`+string(b)+`",1]`)
+			}
+		}
+	}
+	return out
+}
+
 func TestValidJSON(t *testing.T) {
-	for _, c := range jsonValidCases {
+	for _, c := range append(jsonValidCases, wordCases()...) {
 		if got, want := validJSON([]byte(c)), json.Valid([]byte(c)); got != want {
 			t.Errorf("validJSON(%.40q) = %v, json.Valid says %v", c, got, want)
 		}
