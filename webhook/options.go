@@ -164,14 +164,6 @@ func newDispatcherConfig(opts []DispatcherOption) dispatcherConfig {
 	return c
 }
 
-// newDeliveryID returns a time-ordered UUID (v7), so delivery logs sort by creation.
-func newDeliveryID() uuid.UUID {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return uuid.New()
-	}
-	return id
-}
 
 // DispatcherOption configures a Dispatcher (NewDispatcher). Every
 // SenderOption is one too: it configures the Dispatcher's Sender.
