@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -46,6 +45,7 @@ type Sender struct {
 	chain   transport.AttemptFunc
 
 	excerptBufs sync.Pool // *[]byte of cfg.excerpt bytes
+	urls        urlCache
 
 	insecureOnce sync.Once
 	insecure     *http.Client
@@ -102,17 +102,18 @@ func (s *Sender) AttemptWithin(ctx context.Context, env transport.Envelope, n in
 		at := s.Attempt(bctx, env, n)
 		return at, errors.Is(context.Cause(bctx), transport.ErrBudgetExceeded)
 	}
+	start, wall := s.start()
 	var (
 		actx   context.Context
 		cancel context.CancelFunc
 	)
 	if left < s.cfg.attemptTimeout {
-		actx, cancel = context.WithTimeoutCause(ctx, left, transport.ErrBudgetExceeded)
+		actx, cancel = context.WithDeadlineCause(ctx, wall.Add(left), transport.ErrBudgetExceeded)
 	} else {
-		actx, cancel = context.WithTimeout(ctx, s.cfg.attemptTimeout)
+		actx, cancel = context.WithDeadline(ctx, wall.Add(s.cfg.attemptTimeout))
 	}
 	defer cancel()
-	at := s.send(actx, env, n)
+	at := s.send(actx, env, n, start)
 	s.logAttempt(ctx, env, &at)
 	return at, errors.Is(context.Cause(actx), transport.ErrBudgetExceeded)
 }
@@ -120,14 +121,27 @@ func (s *Sender) AttemptWithin(ctx context.Context, env transport.Envelope, n in
 // attempt is the innermost AttemptFunc: one request within the attempt
 // timeout.
 func (s *Sender) attempt(ctx context.Context, env transport.Envelope, n int) transport.Attempt {
-	actx, cancel := context.WithTimeout(ctx, s.cfg.attemptTimeout)
+	start, wall := s.start()
+	actx, cancel := context.WithDeadline(ctx, wall.Add(s.cfg.attemptTimeout))
 	defer cancel()
-	return s.send(actx, env, n)
+	return s.send(actx, env, n, start)
 }
 
-// send makes one request under actx, which bounds it.
-func (s *Sender) send(actx context.Context, env transport.Envelope, n int) transport.Attempt {
-	at := transport.Attempt{Number: n, Start: s.cfg.now()}
+// start returns an attempt's start time, by the Sender's clock, and the
+// system time its timeout counts from: one reading of the clock when the
+// Sender's is the system's.
+func (s *Sender) start() (start, wall time.Time) {
+	if s.cfg.systemClock {
+		now := time.Now()
+		return now, now
+	}
+	return s.cfg.now(), time.Now()
+}
+
+// send makes one request under actx, which bounds it, for an attempt
+// that started at start.
+func (s *Sender) send(actx context.Context, env transport.Envelope, n int, start time.Time) transport.Attempt {
+	at := transport.Attempt{Number: n, Start: start}
 	req, w, err := s.request(actx, env, at.Start)
 	if err != nil {
 		var re *requestError
@@ -213,7 +227,7 @@ func (s *Sender) request(ctx context.Context, env transport.Envelope, now time.T
 	if err != nil {
 		return fail(transport.Permanent, fmt.Errorf("webhook %s: %w", w.ID, err))
 	}
-	req, err := http.NewRequestWithContext(ctx, w.method(), w.URL, bytes.NewReader(env.Body))
+	req, err := s.urls.newRequest(ctx, w.method(), w.URL, env.Body)
 	if err != nil {
 		return fail(transport.Permanent, fmt.Errorf("webhook %s: build request: %w", w.ID, err))
 	}
