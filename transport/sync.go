@@ -86,7 +86,7 @@ func (s Sync) Send(ctx context.Context, a Attempter, envs []Envelope) ([]Result,
 	results := make([]Result, len(envs))
 	start := clockOr(s.clock).Now()
 	if len(envs) == 1 {
-		results[0] = s.deliver(ctx, a, envs[0], start)
+		results[0] = s.deliver(ctx, a, envs[0], start, start)
 		return results, nil
 	}
 	s.fanOut(ctx, a, envs, results, start)
@@ -108,7 +108,7 @@ func (s Sync) fanOut(ctx context.Context, a Attempter, envs []Envelope, results 
 	work := func() {
 		defer wg.Done()
 		for i := int(next.Add(1) - 1); i < len(envs); i = int(next.Add(1) - 1) {
-			results[i] = s.deliver(ctx, a, envs[i], start)
+			results[i] = s.deliver(ctx, a, envs[i], start, clockOr(s.clock).Now())
 		}
 	}
 	wg.Add(workers)
@@ -122,8 +122,8 @@ func (s Sync) fanOut(ctx context.Context, a Attempter, envs []Envelope, results 
 }
 
 // deliver makes env's attempts; its time budget counts from start, when
-// Send began.
-func (s Sync) deliver(ctx context.Context, a Attempter, env Envelope, start time.Time) Result {
+// Send began, and now is the time its turn came.
+func (s Sync) deliver(ctx context.Context, a Attempter, env Envelope, start, now time.Time) Result {
 	clock := clockOr(s.clock)
 	maxDefer := s.maxDefer
 	if maxDefer <= 0 {
@@ -135,13 +135,13 @@ func (s Sync) deliver(ctx context.Context, a Attempter, env Envelope, start time
 	budget := maxElapsed(b)
 	deadline := start.Add(budget)
 	first := max(env.AttemptOffset, 0) + 1
-	if budget > 0 && !clock.Now().Before(deadline) {
+	if budget > 0 && !now.Before(deadline) {
 		// Its turn came after the budget (WithMaxConcurrency): no attempt.
 		return failed(env, Attempt{Number: first - 1}, true, fmt.Errorf(
 			"%w: the delivery waited for a free slot past the back-off's MaxElapsedTime of %s", ErrBudgetExceeded, budget))
 	}
 	for n := first; ; n++ {
-		at := s.attempt(ctx, a, env, n, clock, budget, deadline)
+		at := s.attempt(ctx, a, env, n, now, budget, deadline)
 		var wait time.Duration
 		switch at.Outcome {
 		case Success:
@@ -177,6 +177,7 @@ func (s Sync) deliver(ctx context.Context, a Attempter, env Envelope, start time
 			// One line: the context's error, then the last attempt's.
 			return failed(env, at, true, fmt.Errorf("%w; last attempt: %w", err, at.Err))
 		}
+		now = clock.Now()
 	}
 }
 
@@ -185,13 +186,14 @@ func (s Sync) deliver(ctx context.Context, a Attempter, env Envelope, start time
 // MaxElapsedTime (see ElapsedLimiter). The delivery failed, but retryably.
 var ErrBudgetExceeded = errors.New("transport: delivery time budget exhausted")
 
-// attempt makes attempt n, bounded by the delivery's deadline when the
-// back-off has a budget: an attempt cannot outlast MaxElapsedTime either.
-func (s Sync) attempt(ctx context.Context, a Attempter, env Envelope, n int, clock Clock, budget time.Duration, deadline time.Time) Attempt {
+// attempt makes attempt n at now, bounded by the delivery's deadline when
+// the back-off has a budget: an attempt cannot outlast MaxElapsedTime
+// either.
+func (s Sync) attempt(ctx context.Context, a Attempter, env Envelope, n int, now time.Time, budget time.Duration, deadline time.Time) Attempt {
 	if budget <= 0 {
 		return a.Attempt(ctx, env, n)
 	}
-	left := deadline.Sub(clock.Now())
+	left := deadline.Sub(now)
 	var (
 		at  Attempt
 		cut bool

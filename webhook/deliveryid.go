@@ -24,8 +24,11 @@ var lastDeliveryTime atomic.Uint64
 // from the operating system: delivery IDs are unique, not secret, and
 // uuid.NewV7 read crypto/rand for each one, a tenth of a Dispatch's CPU
 // time outside the request.
-func newDeliveryID() uuid.UUID {
-	ns := time.Now().UnixNano()
+func newDeliveryID() uuid.UUID { return newDeliveryIDAt(time.Now()) }
+
+// newDeliveryIDAt is newDeliveryID for an ID made at now.
+func newDeliveryIDAt(now time.Time) uuid.UUID {
+	ns := now.UnixNano()
 	t := uint64(ns/1e6)<<12 | uint64(ns%1e6)*4096/1e6
 	for {
 		last := lastDeliveryTime.Load()

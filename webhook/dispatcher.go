@@ -261,7 +261,7 @@ func (d *Dispatcher) prepare(ctx context.Context, msg trigger.Message, trg trigg
 	envs := make([]transport.Envelope, len(recs))
 	for i, w := range recs {
 		envs[i] = transport.Envelope{
-			DeliveryID:     d.cfg.newID(),
+			DeliveryID:     d.deliveryID(now),
 			WebhookID:      w.ID,
 			Tenant:         dc.tenant,
 			Trigger:        trg.Identifier,
@@ -272,6 +272,19 @@ func (d *Dispatcher) prepare(ctx context.Context, msg trigger.Message, trg trigg
 		}
 	}
 	return body, envs, nil
+}
+
+// deliveryID returns a new delivery's ID, made at now by the Dispatcher's
+// clock: WithIDGenerator's, or a version-7 UUID of now when the clock is
+// the system's (of time.Now otherwise).
+func (d *Dispatcher) deliveryID(now time.Time) uuid.UUID {
+	switch {
+	case d.cfg.newID != nil:
+		return d.cfg.newID()
+	case d.cfg.sender.systemClock:
+		return newDeliveryIDAt(now)
+	}
+	return newDeliveryIDAt(time.Now())
 }
 
 // isNil reports whether msg is nil or a nil pointer.

@@ -75,6 +75,7 @@ type senderConfig struct {
 	newBackOff     func() backoff.BackOff
 	log            *slog.Logger
 	now            func() time.Time
+	systemClock    bool // now is time.Now: one reading serves a deadline too
 	attemptTimeout time.Duration
 	excerpt        int
 	maxRetryAfter  time.Duration
@@ -90,7 +91,7 @@ type senderConfig struct {
 type dispatcherConfig struct {
 	sender    senderConfig
 	transport transport.Transport
-	newID     func() uuid.UUID
+	newID     func() uuid.UUID // nil: newDeliveryID
 	maxBody   int
 
 	idempotencyWindow time.Duration
@@ -102,6 +103,7 @@ func defaultSenderConfig() senderConfig {
 	return senderConfig{
 		newBackOff:     DefaultBackOff,
 		now:            time.Now,
+		systemClock:    true,
 		attemptTimeout: DefaultAttemptTimeout,
 		excerpt:        DefaultExcerptSize,
 		maxRetryAfter:  DefaultMaxRetryAfter,
@@ -119,7 +121,7 @@ func (c *senderConfig) fill() {
 		c.log = slog.Default()
 	}
 	if c.now == nil {
-		c.now = time.Now
+		c.now, c.systemClock = time.Now, true
 	}
 	if c.newBackOff == nil {
 		c.newBackOff = DefaultBackOff
@@ -138,7 +140,7 @@ func newSenderConfig(opts []SenderOption) senderConfig {
 }
 
 func newDispatcherConfig(opts []DispatcherOption) dispatcherConfig {
-	c := dispatcherConfig{sender: defaultSenderConfig(), newID: newDeliveryID, maxBody: DefaultMaxBodySize,
+	c := dispatcherConfig{sender: defaultSenderConfig(), maxBody: DefaultMaxBodySize,
 		idempotencyWindow: DefaultIdempotencyWindow, idempotencyKeys: DefaultIdempotencyKeys}
 	for _, o := range opts {
 		if o != nil {
@@ -152,9 +154,6 @@ func newDispatcherConfig(opts []DispatcherOption) dispatcherConfig {
 		c.sender.concurrency = cc.Concurrency()
 	}
 	c.sender.fill()
-	if c.newID == nil {
-		c.newID = newDeliveryID
-	}
 	if c.idempotencyWindow <= 0 {
 		c.idempotencyWindow = DefaultIdempotencyWindow
 	}
@@ -234,7 +233,7 @@ func WithMaxRetryAfter(d time.Duration) SenderOption {
 // WithClock sets the clock for timestamps: attempt start times, signed
 // timestamps, Retry-After dates and, on a Dispatcher, delivery creation times.
 func WithClock(now func() time.Time) SenderOption {
-	return senderOption(func(cfg *senderConfig) { cfg.now = now })
+	return senderOption(func(cfg *senderConfig) { cfg.now, cfg.systemClock = now, false })
 }
 
 // WithUserAgent sets the User-Agent header of every attempt.
