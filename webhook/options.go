@@ -163,7 +163,6 @@ func newDispatcherConfig(opts []DispatcherOption) dispatcherConfig {
 	return c
 }
 
-
 // DispatcherOption configures a Dispatcher (NewDispatcher). Every
 // SenderOption is one too: it configures the Dispatcher's Sender.
 type DispatcherOption interface {
