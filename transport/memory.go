@@ -70,7 +70,7 @@ type Memory struct {
 	inflight  int
 	accepted  uint64 // deliveries accepted so far
 	closed    bool
-	changed   chan struct{} // closed and replaced whenever state changes
+	changed   chan struct{} // closed when state changes; nil: no one waits
 	wake      chan struct{} // the scheduler's: the earliest delayed job changed
 	ready     chan struct{} // idle workers': a token per turn offered
 	drained   chan struct{} // closed once Close was called and no job is due
@@ -179,7 +179,6 @@ func (m *Memory) init() {
 			m.log = slog.Default()
 		}
 		m.endpoints = map[uuid.UUID]*endpoint{}
-		m.changed = make(chan struct{})
 		m.wake = make(chan struct{}, 1)
 		m.ready = make(chan struct{}, m.workers)
 		m.drained = make(chan struct{})
@@ -207,7 +206,7 @@ func (m *Memory) Send(ctx context.Context, a Attempter, envs []Envelope) ([]Resu
 			m.mu.Unlock()
 			return nil, fmt.Errorf("%w: %d of %d places taken, %d asked for", ErrQueueFull, n, m.capacity, len(envs))
 		}
-		changed := m.changed
+		changed := m.onChange()
 		m.mu.Unlock()
 		select {
 		case <-changed:
@@ -268,12 +267,12 @@ func (m *Memory) Close(ctx context.Context) ([]Pending, error) {
 	var err error
 	for {
 		m.mu.Lock()
-		idle := m.due == 0 && m.inflight == 0
-		changed := m.changed
-		m.mu.Unlock()
-		if idle {
+		if m.due == 0 && m.inflight == 0 {
+			m.mu.Unlock()
 			break
 		}
+		changed := m.onChange()
+		m.mu.Unlock()
 		select {
 		case <-changed:
 			continue
@@ -333,10 +332,23 @@ func (m *Memory) drainedIfIdle() {
 }
 
 // signal wakes everyone waiting for a change; m.mu must be held. Idle
-// workers do not wait for it: offerTurn wakes one per turn.
+// workers do not wait for it: offerTurn wakes one per turn. Most changes
+// have no one waiting (only Close and a full Send with WithBlockWhenFull
+// wait), and cost nothing then.
 func (m *Memory) signal() {
-	close(m.changed)
-	m.changed = make(chan struct{})
+	if m.changed != nil {
+		close(m.changed)
+		m.changed = nil
+	}
+}
+
+// onChange returns a channel that the next change closes; m.mu must be
+// held.
+func (m *Memory) onChange() <-chan struct{} {
+	if m.changed == nil {
+		m.changed = make(chan struct{})
+	}
+	return m.changed
 }
 
 // enqueue adds a due job at the end of its endpoint's queue; m.mu must be held.
