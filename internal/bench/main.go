@@ -152,7 +152,10 @@ type row struct {
 // and returns how long that took.
 type sides struct {
 	baseline, outhook func(ctx context.Context, n int) (time.Duration, error)
-	close             func()
+	// wire, if set, is the baseline making the request outhook makes (see
+	// wirePoster): the rows' second ratio.
+	wire  func(ctx context.Context, n int) (time.Duration, error)
+	close func()
 }
 
 // env is what the rows share.
@@ -169,12 +172,21 @@ type result struct {
 	row               *row
 	n                 int
 	outhook, baseline float64 // in the row's unit
+	wire              float64 // 0 without a wire side
 	// Heap allocations per delivery (median), the process's in all: the
 	// receiver's and, on River, the queue's as well as the sender's.
 	outhookAllocs, baselineAllocs float64
 }
 
 func (r result) ratio() float64 { return r.outhook / r.baseline }
+
+// wireRatio is outhook ÷ the same request made by hand, or 0.
+func (r result) wireRatio() float64 {
+	if r.wire == 0 {
+		return 0
+	}
+	return r.outhook / r.wire
+}
 
 func rows() []*row {
 	rs := []*row{
@@ -306,63 +318,69 @@ func selectRows(all []*row, only string) ([]*row, error) {
 	return out, nil
 }
 
-// measureRow sets r up, warms both sides up, then runs them back to back
-// reps times, alternating which goes first so that drift (a warming cache,
-// a growing job table) falls on both, and keeps the median of each.
-func measureRow(ctx context.Context, e *env, r *row, n, reps int, side string) (result, error) {
+// measureRow sets r up, warms its sides up (baseline and outhook, and the
+// same-request baseline where the row has one; only the side named by
+// which, unless it is "both"), then runs them back to back reps times, each
+// going first in turn so that drift (a warming cache, a growing job table)
+// falls on all, and keeps the median of each.
+func measureRow(ctx context.Context, e *env, r *row, n, reps int, which string) (result, error) {
 	s, err := r.setup(ctx, e)
 	if err != nil {
 		return result{}, fmt.Errorf("setup: %w", err)
 	}
 	defer s.close()
-	warm := max(n/5, r.records)
-	if side != "outhook" {
-		if _, err := timed(ctx, s.baseline, warm); err != nil {
-			return result{}, fmt.Errorf("baseline warm-up: %w", err)
+	type side struct {
+		name   string
+		f      func(context.Context, int) (time.Duration, error)
+		times  []time.Duration
+		allocs []float64
+	}
+	base := &side{name: "baseline", f: s.baseline}
+	out := &side{name: "outhook", f: s.outhook}
+	wire := &side{name: "same-request baseline", f: s.wire}
+	all := []*side{base, out}
+	if s.wire != nil {
+		all = append(all, wire)
+	}
+	switch which {
+	case "outhook":
+		all = []*side{out}
+	case "baseline":
+		all = []*side{base}
+	}
+	for _, sd := range all {
+		if _, err := timed(ctx, sd.f, max(n/5, r.records)); err != nil {
+			return result{}, fmt.Errorf("%s warm-up: %w", sd.name, err)
 		}
 	}
-	if side != "baseline" {
-		if _, err := timed(ctx, s.outhook, warm); err != nil {
-			return result{}, fmt.Errorf("outhook warm-up: %w", err)
-		}
-	}
-	var (
-		base, out           []time.Duration
-		baseAlloc, outAlloc []float64
-	)
 	for i := range reps {
-		order := []bool{false, true} // false: baseline
-		if i%2 == 1 {
-			order = []bool{true, false}
-		}
-		switch side {
-		case "outhook":
-			order = []bool{true}
-			base, baseAlloc = append(base, 1), append(baseAlloc, 0)
-		case "baseline":
-			order = []bool{false}
-			out, outAlloc = append(out, 1), append(outAlloc, 0)
-		}
-		for _, isOuthook := range order {
-			f, dst, allocs, name := s.baseline, &base, &baseAlloc, "baseline"
-			if isOuthook {
-				f, dst, allocs, name = s.outhook, &out, &outAlloc, "outhook"
-			}
+		// Each side goes first in turn, so that drift (a warming cache, a
+		// growing job table) falls on all of them.
+		for k := range all {
+			sd := all[(i+k)%len(all)]
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
-			d, err := timed(ctx, f, n)
+			d, err := timed(ctx, sd.f, n)
 			if err != nil {
-				return result{}, fmt.Errorf("%s: %w", name, err)
+				return result{}, fmt.Errorf("%s: %w", sd.name, err)
 			}
 			runtime.ReadMemStats(&after)
-			*dst = append(*dst, d)
-			*allocs = append(*allocs, float64(after.Mallocs-before.Mallocs)/float64(n))
+			sd.times = append(sd.times, d)
+			sd.allocs = append(sd.allocs, float64(after.Mallocs-before.Mallocs)/float64(n))
+		}
+	}
+	for _, sd := range []*side{base, out} {
+		if sd.times == nil { // -side: the other one did not run
+			sd.times, sd.allocs = []time.Duration{1}, []float64{0}
 		}
 	}
 	res := result{row: r, n: n}
-	res.baseline = value(r, n, median(base))
-	res.outhook = value(r, n, median(out))
-	res.baselineAllocs, res.outhookAllocs = median(baseAlloc), median(outAlloc)
+	res.baseline = value(r, n, median(base.times))
+	res.outhook = value(r, n, median(out.times))
+	if wire.times != nil {
+		res.wire = value(r, n, median(wire.times))
+	}
+	res.baselineAllocs, res.outhookAllocs = median(base.allocs), median(out.allocs)
 	return res, nil
 }
 
@@ -405,17 +423,23 @@ func printTable(w io.Writer, results []result, notes []string, reps int, client 
 		fmt.Fprintln(w, "-quick: a smoke run, the numbers mean nothing.")
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| row | outhook vs baseline | deliveries | outhook | baseline | ratio | allocs/delivery outhook − baseline |")
-	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "| row | outhook vs baseline | deliveries | outhook | baseline | ratio | same request | ratio to it | allocs/delivery outhook − baseline |")
+	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|")
 	for _, r := range results {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.2f× | %+.0f (%.0f − %.0f) |\n",
+		same, sameRatio := "—", "—"
+		if r.wire > 0 {
+			same, sameRatio = format(r.row.unit, r.wire), fmt.Sprintf("%.2f×", r.wireRatio())
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.2f× | %s | %s | %+.0f (%.0f − %.0f) |\n",
 			r.row.name, r.row.what, thousands(float64(r.n)), format(r.row.unit, r.outhook), format(r.row.unit, r.baseline), r.ratio(),
-			r.outhookAllocs-r.baselineAllocs, r.outhookAllocs, r.baselineAllocs)
+			same, sameRatio, r.outhookAllocs-r.baselineAllocs, r.outhookAllocs, r.baselineAllocs)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "ratio = outhook ÷ baseline. µs/op is per Dispatch (per batch of POSTs for the baseline): 1.40× is 40 % slower. "+
 		"/s is deliveries per second end to end: 0.80× is 80 % of the baseline's throughput. "+
-		"allocs/delivery counts the whole process's heap allocations (the receiver's too, and River's on its rows), as go test -benchmem does.")
+		"allocs/delivery counts the whole process's heap allocations (the receiver's too, and River's on its rows), as go test -benchmem does. "+
+		"same request is the baseline making the request outhook makes (its User-Agent, Webhook-Delivery-Id and Webhook-Trigger headers, "+
+		"and a context with the attempt timeout): the ratio to it is outhook's own cost, without what its wire format costs both ends.")
 	for _, n := range notes {
 		fmt.Fprintln(w, n)
 	}
@@ -562,9 +586,42 @@ func dispatcherOptions(sender []webhook.SenderOption, more ...webhook.Dispatcher
 type poster struct {
 	client *http.Client
 	url    string
+	// same, when set, makes the request outhook makes (the same-request
+	// baseline): these headers as well, and a context with the attempt
+	// timeout, webhook.DefaultAttemptTimeout.
+	same http.Header
+}
+
+// sameRequest returns p making the request outhook makes for the record
+// of store: with the headers of the request its Sender builds, but for
+// those p sets itself.
+func (p poster) sameRequest(ctx context.Context, store webhook.Store) (poster, error) {
+	recs, err := store.ListActive(ctx, webhook.Route{Trigger: rawTrigger})
+	if err != nil || len(recs) == 0 {
+		return p, fmt.Errorf("same-request baseline: no record (%v)", err)
+	}
+	env := transport.Envelope{DeliveryID: uuid.New(), WebhookID: recs[0].ID, Trigger: rawTrigger, Body: body}
+	req, err := webhook.NewSender(store).Request(ctx, env, time.Now())
+	if err != nil {
+		return p, fmt.Errorf("same-request baseline: %w", err)
+	}
+	p.same = http.Header{}
+	for k, v := range req.Header {
+		switch k {
+		case "Content-Type", "Webhook-Signature", "Webhook-Signature-Algo":
+		default:
+			p.same[k] = v
+		}
+	}
+	return p, nil
 }
 
 func (p poster) post(ctx context.Context, id string) error {
+	if p.same != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, webhook.DefaultAttemptTimeout)
+		defer cancel()
+	}
 	m := hmac.New(sha256.New, []byte("secret"))
 	m.Write([]byte(id))
 	m.Write([]byte{':'})
@@ -576,6 +633,9 @@ func (p poster) post(ctx context.Context, id string) error {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Webhook-Signature-Algo", "sha256")
 	req.Header.Set("Webhook-Signature", hex.EncodeToString(m.Sum(nil)))
+	for k, v := range p.same {
+		req.Header[k] = v
+	}
 	resp, err := p.client.Do(req)
 	if err != nil {
 		return err
@@ -615,6 +675,10 @@ func syncRow(records, n, quickN int) *row {
 			d := webhook.NewDispatcher(store, e.reg, dispatcherOptions(opts)...)
 			msg := rawMessage(body)
 			p := poster{client: tunedClient(records), url: e.recv.url}
+			same, err := p.sameRequest(ctx, store)
+			if err != nil {
+				return sides{}, err
+			}
 			ids := make([]string, records)
 			for i := range ids {
 				ids[i] = uuid.NewString()
@@ -638,30 +702,37 @@ func syncRow(records, n, quickN int) *row {
 					}
 					return time.Since(start), nil
 				},
-				baseline: func(ctx context.Context, n int) (time.Duration, error) {
-					start := time.Now()
-					for range n / records {
-						if records == 1 {
-							if err := p.post(ctx, ids[0]); err != nil {
-								return 0, err
-							}
-							continue
-						}
-						var wg sync.WaitGroup
-						errs := make([]error, records)
-						for i, id := range ids {
-							wg.Go(func() { errs[i] = p.post(ctx, id) })
-						}
-						wg.Wait()
-						if err := errors.Join(errs...); err != nil {
-							return 0, err
-						}
-					}
-					return time.Since(start), nil
-				},
-				close: func() { closeClient(); p.client.CloseIdleConnections() },
+				baseline: syncPosts(p, ids),
+				wire:     syncPosts(same, ids),
+				close:    func() { closeClient(); p.client.CloseIdleConnections() },
 			}, nil
 		},
+	}
+}
+
+// syncPosts is the sync rows' baseline: p's POSTs, to every ID at once
+// for each Dispatch.
+func syncPosts(p poster, ids []string) func(ctx context.Context, n int) (time.Duration, error) {
+	return func(ctx context.Context, n int) (time.Duration, error) {
+		start := time.Now()
+		for range n / len(ids) {
+			if len(ids) == 1 {
+				if err := p.post(ctx, ids[0]); err != nil {
+					return 0, err
+				}
+				continue
+			}
+			var wg sync.WaitGroup
+			errs := make([]error, len(ids))
+			for i, id := range ids {
+				wg.Go(func() { errs[i] = p.post(ctx, id) })
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				return 0, err
+			}
+		}
+		return time.Since(start), nil
 	}
 }
 
@@ -769,6 +840,12 @@ func memoryRow(workers, n, quickN int) *row {
 			d := webhook.NewDispatcher(store, e.reg, dispatcherOptions(opts, webhook.WithTransport(mem))...)
 			msg := rawMessage(body)
 			p := poster{client: tunedClient(workers), url: e.recv.url}
+			same, err := p.sameRequest(ctx, store)
+			if err != nil {
+				_, _ = mem.Close(ctx) // nothing was sent
+				closeClient()
+				return sides{}, err
+			}
 			id := uuid.NewString()
 			return sides{
 				outhook: func(ctx context.Context, n int) (time.Duration, error) {
@@ -776,31 +853,8 @@ func memoryRow(workers, n, quickN int) *row {
 					current.Store(t)
 					return e.dispatchAll(ctx, t, n, d.Dispatch, msg)
 				},
-				baseline: func(ctx context.Context, n int) (time.Duration, error) {
-					t := newTally(n)
-					e.recv.tally.Store(t)
-					defer e.recv.tally.Store(nil)
-					jobs := make(chan struct{})
-					var wg sync.WaitGroup
-					start := time.Now()
-					for range workers {
-						wg.Go(func() {
-							for range jobs {
-								if err := p.post(ctx, id); err != nil {
-									t.fail(err)
-								}
-							}
-						})
-					}
-					for range n {
-						jobs <- struct{}{}
-					}
-					close(jobs)
-					err := t.wait(ctx)
-					d := time.Since(start)
-					wg.Wait()
-					return d, err
-				},
+				baseline: e.goroutinePosts(p, id, workers),
+				wire:     e.goroutinePosts(same, id, workers),
 				close: func() {
 					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 					defer cancel()
@@ -810,5 +864,35 @@ func memoryRow(workers, n, quickN int) *row {
 				},
 			}, nil
 		},
+	}
+}
+
+// goroutinePosts is the memory rows' baseline: p's POSTs made by as many
+// goroutines as the transport has workers, taking them from a channel.
+func (e *env) goroutinePosts(p poster, id string, workers int) func(ctx context.Context, n int) (time.Duration, error) {
+	return func(ctx context.Context, n int) (time.Duration, error) {
+		t := newTally(n)
+		e.recv.tally.Store(t)
+		defer e.recv.tally.Store(nil)
+		jobs := make(chan struct{})
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range workers {
+			wg.Go(func() {
+				for range jobs {
+					if err := p.post(ctx, id); err != nil {
+						t.fail(err)
+					}
+				}
+			})
+		}
+		for range n {
+			jobs <- struct{}{}
+		}
+		close(jobs)
+		err := t.wait(ctx)
+		d := time.Since(start)
+		wg.Wait()
+		return d, err
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -12,6 +14,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/outhook/outhook/trigger"
+	"github.com/outhook/outhook/webhook"
 )
 
 // table parses the Markdown table's rows: name → cells.
@@ -27,7 +32,7 @@ func table(t *testing.T, out string) map[string][]string {
 		for i := range cells {
 			cells[i] = strings.TrimSpace(cells[i])
 		}
-		require.Len(t, cells, 7, line)
+		require.Len(t, cells, 9, line)
 		rows[cells[0]] = cells
 	}
 	return rows
@@ -73,8 +78,47 @@ func TestQuick(t *testing.T) {
 	}
 	assert.Contains(t, out.String(), "Dispatcher client: tuned")
 	for name, cells := range rows {
-		assert.Regexp(t, `^[+-]\d+ \(\d+ − \d+\)$`, cells[6], name)
+		// The sync and memory rows have a same-request baseline too.
+		if strings.HasPrefix(name, "sync/") || strings.HasPrefix(name, "memory/") {
+			for _, cell := range cells[6:8] {
+				assert.Positive(t, number(t, cell), "%s: %s", name, cell)
+			}
+		} else {
+			assert.Equal(t, []string{"—", "—"}, cells[6:8], name)
+		}
+		assert.Regexp(t, `^[+-]\d+ \(\d+ − \d+\)$`, cells[8], name)
 	}
+}
+
+// TestSameRequest checks that the same-request baseline sends what
+// outhook's Sender sends: the same header names, and the same values but
+// for the signature and the delivery ID.
+func TestSameRequest(t *testing.T) {
+	ctx := context.Background()
+	got := make(chan http.Header, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Clone()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	store, err := newStore(ctx, srv.URL, 1)
+	require.NoError(t, err)
+	reg := trigger.NewRegistry()
+	require.NoError(t, trigger.Register[rawMessage](reg, rawTrigger, "raw"))
+	d := webhook.NewDispatcher(store, reg, webhook.WithHTTPClient(srv.Client()))
+	_, err = d.Dispatch(ctx, rawMessage(body))
+	require.NoError(t, err)
+	outhook := <-got
+
+	p, err := poster{client: srv.Client(), url: srv.URL}.sameRequest(ctx, store)
+	require.NoError(t, err)
+	require.NoError(t, p.post(ctx, "3f1c9a52-8d2e-4b7a-9c1d-2e5f6a7b8c9d"))
+	same := <-got
+	for _, h := range []http.Header{outhook, same} {
+		h.Del("Webhook-Signature")
+		h.Del(webhook.HeaderDeliveryID)
+	}
+	assert.Equal(t, outhook, same)
 }
 
 func TestOnly(t *testing.T) {
