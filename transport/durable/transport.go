@@ -59,8 +59,11 @@ func (t *Transport[TTx]) Client() *river.Client[TTx] { return t.client }
 // ID, Duplicate set, and the status it has reached (StatusQueued,
 // StatusDelivered, or StatusFailed with a *transport.DeliveryError).
 func (t *Transport[TTx]) Send(ctx context.Context, a transport.Attempter, envs []transport.Envelope) ([]transport.Result, error) {
-	return enqueue(a, envs, "", func(ps []river.InsertManyParams) ([]*rivertype.JobInsertResult, error) {
-		return t.client.InsertMany(ctx, ps)
+	return enqueue(a, envs, "", inserter{
+		many: func(ps []river.InsertManyParams) ([]*rivertype.JobInsertResult, error) {
+			return t.client.InsertMany(ctx, ps)
+		},
+		fast: func(ps []river.InsertManyParams) (int, error) { return t.client.InsertManyFast(ctx, ps) },
 	})
 }
 
@@ -88,8 +91,11 @@ type txTransport[TTx any] struct {
 
 // Send implements transport.Transport inside the bound transaction.
 func (b txTransport[TTx]) Send(ctx context.Context, a transport.Attempter, envs []transport.Envelope) ([]transport.Result, error) {
-	return enqueue(a, envs, " in transaction", func(ps []river.InsertManyParams) ([]*rivertype.JobInsertResult, error) {
-		return b.t.client.InsertManyTx(ctx, b.tx, ps)
+	return enqueue(a, envs, " in transaction", inserter{
+		many: func(ps []river.InsertManyParams) ([]*rivertype.JobInsertResult, error) {
+			return b.t.client.InsertManyTx(ctx, b.tx, ps)
+		},
+		fast: func(ps []river.InsertManyParams) (int, error) { return b.t.client.InsertManyFastTx(ctx, b.tx, ps) },
 	})
 }
 
@@ -97,15 +103,33 @@ func (b txTransport[TTx]) Send(ctx context.Context, a transport.Attempter, envs 
 // Transport.DeduplicatesByKey.
 func (b txTransport[TTx]) DeduplicatesByKey() bool { return true }
 
-// enqueue inserts one job per envelope in one batch with insert (see
-// Transport.Send); where completes the error message.
-func enqueue(a transport.Attempter, envs []transport.Envelope, where string,
-	insert func([]river.InsertManyParams) ([]*rivertype.JobInsertResult, error)) ([]transport.Result, error) {
+// inserter inserts a batch of jobs: many returns the jobs (River's
+// InsertMany), fast only how many it inserted (InsertManyFast), which spares
+// the database returning every row, body included, and River decoding it.
+type inserter struct {
+	many func([]river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
+	fast func([]river.InsertManyParams) (int, error)
+}
+
+// enqueue inserts one job per envelope in one batch with ins (see
+// Transport.Send); where completes the error message. A batch without
+// idempotency keys needs no job back, every envelope being queued: it goes
+// through ins.fast. A keyed one needs River's answer for each key.
+func enqueue(a transport.Attempter, envs []transport.Envelope, where string, ins inserter) ([]transport.Result, error) {
 	if len(envs) == 0 {
 		return []transport.Result{}, nil // River refuses an empty batch
 	}
 	b := newBatch(a, envs)
-	res, err := insert(b.params)
+	var res []*rivertype.JobInsertResult
+	var err error
+	if b.keyed {
+		res, err = ins.many(b.params)
+	} else {
+		var n int
+		if n, err = ins.fast(b.params); err == nil && n != len(b.params) {
+			err = fmt.Errorf("River inserted %d of %d jobs", n, len(b.params))
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("durable: enqueue %d deliveries%s: %w", len(envs), where, err)
 	}
