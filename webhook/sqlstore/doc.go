@@ -37,6 +37,15 @@
 // config...), the route index and the delivery log (Log: response excerpts
 // and errors) are not encrypted.
 //
+// # Caching
+//
+// A Cache reuses what a Store read (records and the records of a route) for
+// up to a TTL without ever serving what a change it can know of made stale:
+// writes through its Store apply at once, on SQLite so do everyone's (a
+// change count kept by triggers), and on PostgreSQL a listener on
+// ChangeChannel drops it per notification. The outbox turns it on for
+// SQLite and for outboxpg.New.
+//
 // The outbox (webhook/outbox) keeps its records here and writes the delivery
 // log through a Log; its Migrate calls this package's Migrate. The River
 // worker (transport/durable) takes a Log as its attempt recorder.

@@ -40,7 +40,11 @@ var attemptColumnsAdded = []column{
 // brings tables of earlier versions up to date. It is idempotent and safe to
 // run at every start, by several processes at once too. Tables:
 // outhook_webhook (the records), outhook_webhook_route (the route index of
-// ListActive) and outhook_attempt (the delivery log).
+// ListActive) and outhook_attempt (the delivery log). So that a Cache
+// notices every change of the first two, by any process, it adds triggers
+// on them: on SQLite they count the changes in outhook_webhook_version; on
+// PostgreSQL they notify ChangeChannel (and a function,
+// outhook_webhook_notify, does it).
 //
 // Records written before the version column existed get Version 1, and their
 // secrets and headers move out of the JSON document into their columns, in
@@ -129,6 +133,9 @@ func migrateIn(ctx context.Context, q execQuerier, d Dialect) error {
 		}
 	}
 	if err := moveLegacyRows(ctx, q, d); err != nil {
+		return err
+	}
+	if err := addChangeTriggers(ctx, q, d); err != nil {
 		return err
 	}
 	if hadRoutes {
@@ -330,4 +337,81 @@ func addMissingRoutes(ctx context.Context, q execQuerier, d Dialect) error {
 		return fmt.Errorf("read records without routes: %w", err)
 	}
 	return insertRoutes(ctx, q, d, missing)
+}
+
+// ChangeChannel is the PostgreSQL notification channel on which the
+// triggers Migrate adds notify every transaction that changes a record or
+// the route index, with the table's schema as the payload (PostgreSQL
+// delivers one per transaction and schema). A listener calls
+// Cache.Invalidate for each; outboxpg runs one.
+const ChangeChannel = "outhook_webhook_changed"
+
+// changeTables are the tables whose changes a Cache must notice.
+var changeTables = []string{"outhook_webhook", "outhook_webhook_route"}
+
+// addChangeTriggers makes every change of changeTables known to caches: on
+// SQLite, triggers count them in outhook_webhook_version, in the changing
+// transaction; on PostgreSQL, statement triggers notify ChangeChannel.
+func addChangeTriggers(ctx context.Context, q execQuerier, d Dialect) error {
+	if d.dollar {
+		return addNotifyTriggers(ctx, q)
+	}
+	stmts := []string{
+		`CREATE TABLE IF NOT EXISTS outhook_webhook_version (id INTEGER PRIMARY KEY CHECK (id = 1), v INTEGER NOT NULL)`,
+		`INSERT INTO outhook_webhook_version (id, v) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM outhook_webhook_version)`,
+	}
+	for _, table := range changeTables {
+		for _, op := range []string{"INSERT", "UPDATE", "DELETE"} {
+			stmts = append(stmts, `CREATE TRIGGER IF NOT EXISTS `+table+`_count_`+strings.ToLower(op)+` AFTER `+op+` ON `+table+`
+BEGIN UPDATE outhook_webhook_version SET v = v + 1 WHERE id = 1; END`)
+		}
+	}
+	for _, s := range stmts {
+		if _, err := q.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("change count: %w", err)
+		}
+	}
+	return nil
+}
+
+// addNotifyTriggers adds the PostgreSQL notification triggers where they
+// are missing (a trigger is not dropped and created again, which would
+// lock the table against writes).
+func addNotifyTriggers(ctx context.Context, q execQuerier) error {
+	_, err := q.ExecContext(ctx, `CREATE OR REPLACE FUNCTION outhook_webhook_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_notify('`+ChangeChannel+`', TG_TABLE_SCHEMA);
+	RETURN NULL;
+END
+$$`)
+	if err != nil {
+		return fmt.Errorf("change notification function: %w", err)
+	}
+	for _, table := range changeTables {
+		rows, err := q.QueryContext(ctx, `SELECT COUNT(*) FROM pg_catalog.pg_trigger WHERE tgrelid = $1::regclass AND tgname = $2`,
+			table, table+"_notify")
+		if err != nil {
+			return fmt.Errorf("look for the change trigger of %s: %w", table, err)
+		}
+		n := 0
+		if rows.Next() {
+			err = rows.Scan(&n)
+		}
+		rows.Close()
+		if err == nil {
+			err = rows.Err()
+		}
+		if err != nil {
+			return fmt.Errorf("look for the change trigger of %s: %w", table, err)
+		}
+		if n > 0 {
+			continue
+		}
+		_, err = q.ExecContext(ctx, `CREATE TRIGGER `+table+`_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON `+table+`
+	FOR EACH STATEMENT EXECUTE FUNCTION outhook_webhook_notify()`)
+		if err != nil {
+			return fmt.Errorf("change trigger of %s: %w", table, err)
+		}
+	}
+	return nil
 }

@@ -32,7 +32,7 @@ type Store struct {
 	keys *Keyring // nil: secrets in plaintext
 	max  int      // records per tenant; 0: no limit
 	// writes counts the writes to records through this Store, each after
-	// it ended: a RecordCache drops what it read before one.
+	// it ended: a Cache drops what it read before one.
 	writes atomic.Uint64
 	// reads prepares Get's and ListActive's queries on rdb (SQLite).
 	reads *stmtCache
@@ -228,6 +228,16 @@ func (s *Store) readRow(ctx context.Context, db *sql.DB, id string) (*row, error
 	return &r, nil
 }
 
+// changeCount returns how many changes the triggers of Migrate have counted
+// in the record and route tables (SQLite), through the reader.
+func (s *Store) changeCount(ctx context.Context) (int64, error) {
+	var v int64
+	if err := s.reads.queryRow(ctx, `SELECT v FROM outhook_webhook_version WHERE id = 1`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("sqlstore: read the change count: %w", err)
+	}
+	return v, nil
+}
+
 // storedVersion returns the version of the row of id, read through the
 // writer, and whether there is one.
 func (s *Store) storedVersion(ctx context.Context, id uuid.UUID) (int64, bool, error) {
@@ -269,6 +279,7 @@ func (s *Store) Create(ctx context.Context, w *webhook.Webhook) error {
 	} else if found {
 		return fmt.Errorf("%w: %s", webhook.ErrExists, w.ID)
 	}
+	defer s.writes.Add(1) // a new record changes what ListActive returns
 	err = s.inTx(ctx, func(tx *sql.Tx) error { return s.insert(ctx, tx, w, r) })
 	switch {
 	case err == nil:
