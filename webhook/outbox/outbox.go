@@ -61,7 +61,7 @@ type config struct {
 	rescueOnStart       bool
 	now                 func() time.Time
 	perEndpoint         *int
-	recordCache         time.Duration
+	cache               time.Duration
 	logBatch            int
 	onDeadLetter        func(context.Context, transport.Envelope, transport.Result)
 }
@@ -173,18 +173,25 @@ func WithOnDeadLetter(fn func(ctx context.Context, env transport.Envelope, res t
 	return func(c *config) { c.onDeadLetter = fn }
 }
 
-// WithRecordCache makes the worker reuse a record it read from the default
-// store (an sqlstore.Store, also one given with WithStore) for up to ttl
-// instead of reading it again for each attempt (sqlstore.DefaultRecordCacheTTL,
-// 1 s, is a good value). It is off by default, so that every attempt sees
-// the record as stored, whoever changed it. With it, a record disabled,
-// deleted, rotated or otherwise changed through the Outbox's Store still
-// applies to the next attempt; changed by another process or directly in
-// the database, it stops or affects queued deliveries at most ttl after the
-// change committed (see sqlstore.RecordCache). Other stores are read for
-// each attempt.
-func WithRecordCache(ttl time.Duration) Option {
-	return func(c *config) { c.recordCache = max(ttl, 0) }
+// WithCache makes the Outbox reuse what it read from the default store (an
+// sqlstore.Store, also one given with WithStore) for up to ttl
+// (sqlstore.DefaultCacheTTL, 1 s, is a good value): the records Dispatch
+// reaches for a route, and the record each attempt is sent with. ttl <= 0
+// turns it off: every Dispatch and every attempt reads the database. Other
+// stores are never cached.
+//
+// outbox.New leaves it off. outboxsqlite and outboxpg.New turn it on with
+// sqlstore.DefaultCacheTTL, because there no change can go unnoticed for
+// long (see sqlstore.Cache): a change made through the Outbox's Store applies
+// to the next Dispatch and attempt; on SQLite a change by any process
+// applies at once too; on PostgreSQL, outboxpg's listener drops the cache
+// when a change is notified, typically milliseconds after it committed, at
+// most ttl after, and while it does not listen (before Start, after Close,
+// or when its connection fails) nothing is cached. With outbox.New or
+// outboxpg.NewSQL, which have no listener, a change made by another process
+// or directly in the database applies at most ttl after it committed.
+func WithCache(ttl time.Duration) Option {
+	return func(c *config) { c.cache = max(ttl, 0) }
 }
 
 // WithLogBatch sets how many attempts the delivery log writes in one
@@ -208,6 +215,7 @@ type Outbox[TTx any] struct {
 	dispatcher *webhook.Dispatcher
 	store      webhook.Store
 	log        *sqlstore.Log
+	cache      *sqlstore.Cache // nil: none
 
 	driver  riverdriver.Driver[TTx]
 	db      *sql.DB
@@ -234,6 +242,15 @@ func (o *Outbox[TTx]) Dispatcher() *webhook.Dispatcher { return o.dispatcher }
 
 // Store returns the record store.
 func (o *Outbox[TTx]) Store() webhook.Store { return o.store }
+
+// Cache returns the cache that Dispatch and the worker read records
+// through (see WithCache), or nil when there is none. outboxpg's listener
+// feeds it.
+func (o *Outbox[TTx]) Cache() *sqlstore.Cache { return o.cache }
+
+// Logger returns the logger of River, the worker and the Sender (see
+// WithLogger).
+func (o *Outbox[TTx]) Logger() *slog.Logger { return o.logger }
 
 // Log returns the delivery log: every attempt of every delivery, a
 // webhook.DeliveryLog. The worker records the attempts itself
@@ -267,24 +284,16 @@ func (v viaOutbox[TTx]) Send(ctx context.Context, a transport.Attempter, envs []
 
 func (v viaOutbox[TTx]) DeduplicatesByKey() bool { return true }
 
-// cachedLookup is store as the Dispatcher reads it: its Sender, which the
-// worker makes attempts with, reads an sqlstore.Store's records through a
-// RecordCache of ttl; ListActive is the store's.
-func cachedLookup(store webhook.Store, ttl time.Duration) webhook.Lookup {
+// lookup is store as the Dispatcher, and its Sender, read it: through a
+// sqlstore.Cache of ttl when store is an sqlstore.Store and ttl > 0, and
+// that Cache (nil otherwise).
+func lookup(store webhook.Store, ttl time.Duration) (webhook.Lookup, *sqlstore.Cache) {
 	s, ok := store.(*sqlstore.Store)
 	if !ok || ttl <= 0 {
-		return store
+		return store, nil
 	}
-	return recordCache{Lookup: store, c: sqlstore.NewRecordCache(s, ttl)}
-}
-
-type recordCache struct {
-	webhook.Lookup
-	c *sqlstore.RecordCache
-}
-
-func (r recordCache) Get(ctx context.Context, id uuid.UUID) (*webhook.Webhook, error) {
-	return r.c.Get(ctx, id)
+	c := sqlstore.NewCache(s, ttl)
+	return c, c
 }
 
 func newConfig(opts []Option) config {
@@ -328,7 +337,9 @@ func New[TTx any](driver riverdriver.Driver[TTx], db *sql.DB, d sqlstore.Dialect
 	for _, so := range sopts {
 		dopts = append(dopts, so)
 	}
-	o.dispatcher = webhook.NewDispatcher(cachedLookup(store, cfg.recordCache), reg, dopts...)
+	var l webhook.Lookup
+	l, o.cache = lookup(store, cfg.cache)
+	o.dispatcher = webhook.NewDispatcher(l, reg, dopts...)
 
 	workers := river.NewWorkers()
 	rc := riverConfig(cfg, workers, o.log)

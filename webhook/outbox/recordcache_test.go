@@ -27,7 +27,7 @@ func TestRecordCacheSeesWritesThroughTheStore(t *testing.T) {
 		slow := webhook.WithBackOff(func() backoff.BackOff {
 			return backoff.WithMaxRetries(backoff.NewConstantBackOff(time.Second), 2)
 		})
-		be := open(t, outbox.WithRecordCache(time.Hour), outbox.WithSenderOptions(slow))
+		be := open(t, outbox.WithCache(time.Hour), outbox.WithSenderOptions(slow))
 		var answered atomic.Int32
 		rc := outboxtest.NewReceiver(t, webhook.HeaderDeliveryID)
 		rc.Handle = func(w http.ResponseWriter, _ *http.Request, _ string, _ int) bool {

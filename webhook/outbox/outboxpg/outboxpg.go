@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,6 +39,10 @@ type Outbox struct {
 	*outbox.Outbox[pgx.Tx]
 	pool *pgxpool.Pool
 	db   *sql.DB
+
+	mu         sync.Mutex
+	stopListen context.CancelFunc // nil: no listener started
+	listening  chan struct{}      // closed when the listener has returned
 }
 
 // Pool returns the pool given to New; Close does not close it.
@@ -45,16 +50,69 @@ func (o *Outbox) Pool() *pgxpool.Pool { return o.pool }
 
 // New builds an Outbox on pool: River through riverpgxv5, outhook's tables
 // through a database/sql view of the same pool, with this package's
-// defaults (DefaultWorkers, DefaultFetchCooldown) before opts. Call
+// defaults (DefaultWorkers, DefaultFetchCooldown, a cache of records and
+// routes: outbox.WithCache with sqlstore.DefaultCacheTTL) before opts. Call
 // Migrate, then Start; Close when done.
+//
+// The cache serves only while the Outbox listens for changes of records
+// (sqlstore.ChangeChannel) on a connection of its own taken from pool: from
+// Start until Close or the end of Start's context. A notification drops it,
+// so a change made by another process applies from the moment it is
+// received (milliseconds after it committed, at most the cache's TTL);
+// while the connection is down, and before Start, every Dispatch and
+// attempt reads the database. outbox.WithCache(0) turns it off.
 func New(pool *pgxpool.Pool, reg *trigger.Registry, opts ...outbox.Option) (*Outbox, error) {
 	db := stdlib.OpenDBFromPool(pool)
-	o, err := outbox.New(riverpgxv5.New(pool), db, sqlstore.Postgres, reg, defaults(opts)...)
+	o, err := outbox.New(riverpgxv5.New(pool), db, sqlstore.Postgres, reg,
+		defaults(opts, outbox.WithCache(sqlstore.DefaultCacheTTL))...)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
+	if c := o.Cache(); c != nil {
+		c.Pause() // until the listener listens
+	}
 	return &Outbox{Outbox: o, pool: pool, db: db}, nil
+}
+
+// Start is outbox.Outbox's Start; it also starts the cache's listener (see
+// New), which runs until Close or the end of ctx.
+func (o *Outbox) Start(ctx context.Context) error {
+	if err := o.Outbox.Start(ctx); err != nil {
+		return err
+	}
+	c := o.Cache()
+	if c == nil {
+		return nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.listening != nil {
+		select {
+		case <-o.listening:
+		default:
+			return nil // still listening
+		}
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	o.stopListen, o.listening = cancel, done
+	l := &listener{pool: o.pool, cache: c, log: o.Logger()}
+	go func() {
+		defer close(done)
+		l.run(lctx)
+	}()
+	return nil
+}
+
+// stopListener stops the cache's listener, if one runs, and waits for it.
+func (o *Outbox) stopListener() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.stopListen != nil {
+		o.stopListen()
+		<-o.listening
+	}
 }
 
 // Close stops the client (see outbox.Outbox.Close: running attempts get
@@ -65,6 +123,7 @@ func (o *Outbox) Close(ctx context.Context) error {
 	if errors.Is(err, outbox.ErrClosed) {
 		return err
 	}
+	o.stopListener()
 	return errors.Join(err, o.db.Close())
 }
 

@@ -135,7 +135,8 @@ func fileURI(path string) string {
 
 // Open opens (creating it if needed) the SQLite database at path and builds
 // an Outbox on it, with this package's defaults (DefaultWorkers,
-// DefaultFetchCooldown, DefaultFetchPollInterval, rescue on start) before
+// DefaultFetchCooldown, DefaultFetchPollInterval, rescue on start, a
+// cache of records and routes: outbox.WithCache) before
 // opts. Call Migrate, then Start; Close when done. The directory of path must
 // exist: if it does not, the error says so and matches fs.ErrNotExist.
 //
@@ -220,6 +221,9 @@ func New(db, rdb *sql.DB, reg *trigger.Registry, opts ...outbox.Option) (*Outbox
 		// One process works an embedded file: a delivery left running was
 		// left by a crash of this very app.
 		outbox.WithRescueOnStart(true),
+		// Exact on SQLite: the cache reads the database's change count
+		// before it serves anything (see sqlstore.Cache).
+		outbox.WithCache(sqlstore.DefaultCacheTTL),
 	}
 	o, err := outbox.New(riversqlite.New(db), db, sqlstore.SQLite, reg, append(defaults, opts...)...)
 	if err != nil {
