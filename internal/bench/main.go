@@ -6,14 +6,14 @@
 // with the same 1 KiB body as the sync rows, a signed baseline POST, and
 // River's no-op ceiling on the same database as the deliveries.
 //
-//	go run ./internal/bench                        # every row, ~30 s on 2 cores
+//	go run ./internal/bench                        # every row, 2–3 min on 2 cores
 //	go run ./internal/bench -only sync,memory/16   # some rows
 //	go run ./internal/bench -quick                 # a smoke run, not a measurement
 //	OUTHOOK_TEST_POSTGRES=postgres://... go run ./internal/bench   # adds River + PostgreSQL
 //	go run ./internal/bench -only memory/16 -side outhook -cpuprofile cpu.out   # profile one side
 //
 // Flags: -n deliveries per measurement for every row (default: each row's
-// own, 1,000 for River and 3,000–8,000 for the others), -reps repetitions
+// own, 2,000–3,000 for River and 3,000–8,000 for the others), -reps repetitions
 // per side (default 3), -only rows by name or prefix, -client tuned|guarded
 // (below), -quick a few deliveries per row and one repetition, -cpuprofile
 // a CPU profile of the run, and -side outhook|baseline to run one side only
@@ -197,16 +197,19 @@ func rows() []*row {
 		memoryRow(128, 8000, 200),
 		guardRow(16, 8000, 200),
 		guardRow(128, 8000, 200),
-		riverRow("sqlite", 16, 1000, 10),
-		riverRow("postgres", 16, 1000, 10),
-		scaleRow(16, 1000, 10),
+		// River's rows run a few seconds per side: a fetch that waits for
+		// River's poll (up to a second, on either side) at the end of a run
+		// would weigh on a shorter one more than the deliveries do.
+		riverRow("sqlite", 16, 2000, 10),
+		riverRow("postgres", 16, 3000, 10),
+		scaleRow(16, 3000, 10),
 	}
 	return rs
 }
 
 func run(ctx context.Context, args []string, w io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	n := fs.Int("n", 0, "deliveries per measurement for every row (default: each row's own, sized for a ~30 s run)")
+	n := fs.Int("n", 0, "deliveries per measurement for every row (default: each row's own, sized for a run of a few seconds per side)")
 	quick := fs.Bool("quick", false, "a tiny smoke run: a few deliveries per row, one repetition")
 	only := fs.String("only", "", "comma-separated rows to run, by name or prefix (sync, memory/16, river-sqlite); default all")
 	reps := fs.Int("reps", 3, "repetitions per side; the median is reported")

@@ -127,7 +127,7 @@ func enqueue(a transport.Attempter, envs []transport.Envelope, where string, ins
 	} else {
 		var n int
 		if n, err = ins.fast(b.params); err == nil && n != len(b.params) {
-			err = fmt.Errorf("River inserted %d of %d jobs", n, len(b.params))
+			err = fmt.Errorf("only %d of %d jobs were inserted", n, len(b.params))
 		}
 	}
 	if err != nil {
