@@ -22,13 +22,19 @@ import (
 // scaleRow measures PostgreSQL's scale-out: two Outboxes on one database,
 // each with its own pool, River client and workers (as two app instances
 // run them), each dispatching half the messages, beside one Outbox
-// dispatching them all. Its receiver fails the run if one delivery ID
-// arrives while it is still being answered: no delivery is sent twice at
-// the same time.
+// dispatching them all. Its receiver answers after scaleReceiverDelay, as
+// a real endpoint does, and fails the run if one delivery ID arrives while
+// it is still being answered: no delivery is sent twice at the same time.
+//
+// The delay makes an instance's workers its bound. With an instant
+// receiver one instance already keeps most of this 2-core machine busy
+// (the database, River and the receiver share it), and a second instance
+// on the same cores has nothing left to add: that measures the machine,
+// not the scale-out.
 func scaleRow(workers, n, quickN int) *row {
 	return &row{
 		name: fmt.Sprintf("river-postgres-scale/%d", workers),
-		what: fmt.Sprintf("River + PostgreSQL, 2 instances × %d workers on one database vs 1 instance", workers),
+		what: fmt.Sprintf("River + PostgreSQL, 2 instances × %d workers on one database vs 1 instance, receiver answering in %s", workers, scaleReceiverDelay),
 		unit: perSecond, records: 1, n: n, quickN: quickN,
 		skip: func() string {
 			if os.Getenv(postgresEnv) == "" {
@@ -142,6 +148,9 @@ func prepareScale(ctx context.Context, o *outboxpg.Outbox, url string) error {
 	return o.Start(ctx)
 }
 
+// scaleReceiverDelay is how long the scale row's receiver takes to answer.
+const scaleReceiverDelay = 50 * time.Millisecond
+
 // onceReceiver counts arrivals and fails the measurement when a delivery ID
 // arrives while a request with it is being answered.
 type onceReceiver struct {
@@ -169,6 +178,7 @@ func startOnceReceiver() (*onceReceiver, error) {
 			defer rc.inFlight.Delete(id)
 		}
 		_, _ = io.Copy(io.Discard, r.Body)
+		time.Sleep(scaleReceiverDelay)
 		w.WriteHeader(http.StatusNoContent)
 		if t := rc.tally.Load(); t != nil {
 			t.add()
