@@ -28,6 +28,7 @@ type Log struct {
 	batch   int    // most rows a write holds (WithLogBatch)
 	insert1 string // the INSERT of one row
 	batcher batcher
+	wrote   func(rows int) // tests: called for each statement written
 }
 
 var _ webhook.DeliveryLog = (*Log)(nil)

@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"context"
+
 	"github.com/outhook/outhook/transport"
 	"github.com/outhook/outhook/webhook"
 )
@@ -19,11 +21,29 @@ func WriteBatch(l *Log, envs []transport.Envelope, ats []transport.Attempt) []er
 	for i := range envs {
 		ps[i] = &pendingAttempt{done: make(chan struct{}), args: attemptArgs(envs[i], ats[i])}
 	}
-	l.writeRows(ps)
 	errs := make([]error, len(ps))
+	conn, err := l.db.Conn(context.Background())
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	defer conn.Close()
+	l.writeRows(context.Background(), conn, ps)
 	for i, p := range ps {
 		<-p.done
 		errs[i] = p.err
 	}
 	return errs
 }
+
+// PendingRows returns how many logged attempts wait for a write.
+func PendingRows(l *Log) int {
+	l.batcher.mu.Lock()
+	defer l.batcher.mu.Unlock()
+	return len(l.batcher.pending)
+}
+
+// OnWrite makes l call fn with the rows of each statement it writes.
+func OnWrite(l *Log, fn func(rows int)) { l.wrote = fn }

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"sync"
 	"time"
@@ -60,42 +61,61 @@ func (l *Log) enqueue(p *pendingAttempt) {
 }
 
 // flush writes the pending rows, up to l.batch a statement, until none is
-// left.
+// left. It takes a connection first and the rows once it has one: on
+// SQLite, whose one writer connection River's inserts and completions
+// hold most of the time, the rows logged while it waits join the write
+// instead of needing one more transaction (and disk flush) each.
 func (l *Log) flush() {
 	b := &l.batcher
 	for {
+		ctx, cancel := context.WithTimeout(context.Background(), logWriteTimeout)
+		conn, cerr := l.db.Conn(ctx)
 		b.mu.Lock()
 		n := min(len(b.pending), l.batch)
 		if n == 0 {
 			b.flushing = false
 			b.pending = nil
 			b.mu.Unlock()
+			if cerr == nil {
+				conn.Close()
+			}
+			cancel()
 			return
 		}
 		rows := b.pending[:n:n]
 		b.pending = b.pending[n:]
 		b.mu.Unlock()
-		l.writeRows(rows)
+		if cerr != nil {
+			for _, r := range rows {
+				r.err = cerr
+				close(r.done)
+			}
+		} else {
+			l.writeRows(ctx, conn, rows)
+			conn.Close()
+		}
+		cancel()
 	}
 }
 
-// writeRows inserts rows in one statement and tells each its result. If
-// the statement fails, each row is written alone, so that one row's error
-// is its own.
-func (l *Log) writeRows(rows []*pendingAttempt) {
-	ctx, cancel := context.WithTimeout(context.Background(), logWriteTimeout)
-	defer cancel()
+// writeRows inserts rows in one statement on conn and tells each its
+// result. If the statement fails, each row is written alone, so that one
+// row's error is its own.
+func (l *Log) writeRows(ctx context.Context, conn *sql.Conn, rows []*pendingAttempt) {
+	if l.wrote != nil {
+		l.wrote(len(rows))
+	}
 	var err error
 	if len(rows) > 1 {
 		args := make([]any, 0, len(rows)*attemptValues)
 		for _, r := range rows {
 			args = append(args, r.args...)
 		}
-		_, err = l.db.ExecContext(ctx, l.insertStatement(len(rows)), args...)
+		_, err = conn.ExecContext(ctx, l.insertStatement(len(rows)), args...)
 	}
 	for _, r := range rows {
 		if len(rows) == 1 || err != nil {
-			_, r.err = l.db.ExecContext(ctx, l.insertStatement(1), r.args...)
+			_, r.err = conn.ExecContext(ctx, l.insertStatement(1), r.args...)
 		}
 		close(r.done)
 	}

@@ -56,6 +56,37 @@ func TestRecordAttemptConcurrent(t *testing.T) {
 	}
 }
 
+// TestRowsWaitingForTheWriterShareAWrite: on SQLite's one writer
+// connection, the attempts logged while the log waits for it go into the
+// write it was waiting to make, instead of one write each after it.
+func TestRowsWaitingForTheWriterShareAWrite(t *testing.T) {
+	db, d := openDB(t, "sqlite")
+	db.SetMaxOpenConns(1)
+	l := sqlstore.NewLog(db, d)
+	var mu sync.Mutex
+	var writes []int
+	sqlstore.OnWrite(l, func(rows int) { mu.Lock(); writes = append(writes, rows); mu.Unlock() })
+	ctx := context.Background()
+	writer, err := db.Conn(ctx) // River holds the writer
+	require.NoError(t, err)
+	const n = 8
+	hook := uuid.New()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			at := transport.Attempt{Number: i + 1, Start: time.Now(), StatusCode: 204, Outcome: transport.Success}
+			assert.NoError(t, l.RecordAttempt(ctx, envelope(uuid.New(), hook), at))
+		})
+	}
+	require.Eventually(t, func() bool { return sqlstore.PendingRows(l) == n }, 5*time.Second, time.Millisecond,
+		"every attempt waits, none taken out yet")
+	require.NoError(t, writer.Close())
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []int{n}, writes, "one statement")
+}
+
 // TestWriteBatchErrorIsPerRow: a row the database refuses fails its own
 // RecordAttempt only; the batch's other rows are written.
 func TestWriteBatchErrorIsPerRow(t *testing.T) {
