@@ -24,8 +24,10 @@ const logWriteTimeout = 10 * time.Second
 // returns only once its row is committed, so a crash loses no attempt whose
 // RecordAttempt returned, exactly as without batching. An attempt logged
 // while no write is running is written at once; those logged during a
-// write wait for it and go together in the next, so batches form only
-// under load and cost no added delay.
+// write wait for it and go together in the next, and so do those logged
+// while a write waits for its connection (SQLite's one writer, which
+// River's own writes hold most of the time): batches form only under load
+// and cost no added delay.
 func WithLogBatch(n int) LogOption { return logOption(func(l *Log) { l.batch = max(n, 1) }) }
 
 type logOption func(*Log)
