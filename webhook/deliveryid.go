@@ -14,8 +14,8 @@ import (
 // millisecond (RFC 9562, section 6.2, method 3).
 var lastDeliveryTime atomic.Uint64
 
-// newDeliveryID returns a time-ordered UUID (version 7), so delivery logs
-// sort by creation: 48 bits of Unix milliseconds, 12 bits of the fraction
+// newDeliveryIDAt returns a time-ordered UUID (version 7) made at now, so
+// delivery logs sort by creation: 48 bits of Unix milliseconds, 12 bits of the fraction
 // of the millisecond, then 62 random bits. Within a process every ID sorts
 // after the one before, even within one millisecond or when the clock steps
 // back (the time part then counts on from the last one), so two IDs of one
@@ -24,9 +24,6 @@ var lastDeliveryTime atomic.Uint64
 // from the operating system: delivery IDs are unique, not secret, and
 // uuid.NewV7 read crypto/rand for each one, a tenth of a Dispatch's CPU
 // time outside the request.
-func newDeliveryID() uuid.UUID { return newDeliveryIDAt(time.Now()) }
-
-// newDeliveryIDAt is newDeliveryID for an ID made at now.
 func newDeliveryIDAt(now time.Time) uuid.UUID {
 	ns := now.UnixNano()
 	t := uint64(ns/1e6)<<12 | uint64(ns%1e6)*4096/1e6

@@ -16,7 +16,7 @@ func TestNewDeliveryID(t *testing.T) {
 	before := time.Now().Truncate(time.Millisecond)
 	ids := make([]uuid.UUID, 10000)
 	for i := range ids {
-		ids[i] = newDeliveryID()
+		ids[i] = newDeliveryIDAt(time.Now())
 	}
 	after := time.Now()
 	for i, id := range ids {
@@ -44,7 +44,7 @@ func TestNewDeliveryIDConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range each {
-				got[g] = append(got[g], newDeliveryID())
+				got[g] = append(got[g], newDeliveryIDAt(time.Now()))
 			}
 		}()
 	}
@@ -65,7 +65,7 @@ func TestNewDeliveryIDClockBack(t *testing.T) {
 	// counted on.
 	ahead := lastDeliveryTime.Load() + 5*4096
 	lastDeliveryTime.Store(ahead)
-	id := newDeliveryID()
+	id := newDeliveryIDAt(time.Now())
 	hi := binary.BigEndian.Uint64(id[:8])
 	// Other tests of the package may make IDs at the same time.
 	assert.Greater(t, hi>>16<<12|hi&0xfff, ahead)

@@ -91,7 +91,7 @@ type senderConfig struct {
 type dispatcherConfig struct {
 	sender    senderConfig
 	transport transport.Transport
-	newID     func() uuid.UUID // nil: newDeliveryID
+	newID     func() uuid.UUID // nil: newDeliveryIDAt (Dispatcher.deliveryID)
 	maxBody   int
 
 	idempotencyWindow time.Duration
