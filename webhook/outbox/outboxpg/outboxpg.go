@@ -21,16 +21,22 @@ import (
 	"github.com/outhook/outhook/webhook/sqlstore"
 )
 
-// Defaults chosen by measurement (see the package benchmarks). PostgreSQL
-// wakes fetchers through LISTEN/NOTIFY, so the poll interval is a fallback.
+// Defaults chosen by measurement (see the package benchmarks and the bench
+// harness). PostgreSQL wakes fetchers through LISTEN/NOTIFY, but River sends
+// at most one insert notification per queue every 100 ms and a fetch can run
+// before the last inserts commit, so the end of a burst waits for the poll:
+// with River's 1 s default, the last deliveries of a burst sat idle for up
+// to a second. Polling an empty queue writes nothing.
 const (
-	DefaultWorkers       = 64
-	DefaultFetchCooldown = 5 * time.Millisecond
+	DefaultWorkers           = 64
+	DefaultFetchCooldown     = 5 * time.Millisecond
+	DefaultFetchPollInterval = 50 * time.Millisecond
 )
 
 // defaults come before the caller's options, so theirs win.
 func defaults(opts []outbox.Option, more ...outbox.Option) []outbox.Option {
-	d := append([]outbox.Option{outbox.WithWorkers(DefaultWorkers), outbox.WithFetchCooldown(DefaultFetchCooldown)}, more...)
+	d := append([]outbox.Option{outbox.WithWorkers(DefaultWorkers), outbox.WithFetchCooldown(DefaultFetchCooldown),
+		outbox.WithFetchPollInterval(DefaultFetchPollInterval)}, more...)
 	return append(d, opts...)
 }
 
@@ -50,9 +56,10 @@ func (o *Outbox) Pool() *pgxpool.Pool { return o.pool }
 
 // New builds an Outbox on pool: River through riverpgxv5, outhook's tables
 // through a database/sql view of the same pool, with this package's
-// defaults (DefaultWorkers, DefaultFetchCooldown, a cache of records and
-// routes: outbox.WithCache with sqlstore.DefaultCacheTTL) before opts. Call
-// Migrate, then Start; Close when done.
+// defaults (DefaultWorkers, DefaultFetchCooldown, DefaultFetchPollInterval,
+// a cache of records and routes: outbox.WithCache with
+// sqlstore.DefaultCacheTTL) before opts. Call Migrate, then Start; Close when
+// done.
 //
 // The cache serves only while the Outbox listens for changes of records
 // (sqlstore.ChangeChannel) on a connection of its own taken from pool: from
@@ -160,10 +167,9 @@ func (o *Outbox) Resend(ctx context.Context, deliveryID uuid.UUID) error {
 // NewSQL builds an Outbox over a *sql.DB connected to PostgreSQL (pgx's
 // stdlib or lib/pq) through riverdatabasesql; DispatchTx takes a *sql.Tx.
 // River's LISTEN/NOTIFY is not available through database/sql, so new
-// deliveries are noticed by polling (every 50 ms unless
-// outbox.WithFetchPollInterval says otherwise). Close stops it and leaves db
-// open.
+// deliveries are noticed by polling alone (every DefaultFetchPollInterval
+// unless outbox.WithFetchPollInterval says otherwise). Close stops it and
+// leaves db open.
 func NewSQL(db *sql.DB, reg *trigger.Registry, opts ...outbox.Option) (*outbox.Outbox[*sql.Tx], error) {
-	return outbox.New(riverdatabasesql.New(db), db, sqlstore.Postgres, reg,
-		defaults(opts, outbox.WithFetchPollInterval(50*time.Millisecond))...)
+	return outbox.New(riverdatabasesql.New(db), db, sqlstore.Postgres, reg, defaults(opts)...)
 }

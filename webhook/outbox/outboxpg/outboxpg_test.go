@@ -197,3 +197,43 @@ func ExampleNew() {
 		panic(err)
 	}
 }
+
+// The package's defaults reach River's queue, through pgx and through
+// database/sql, and the caller's options win over them. The poll interval
+// matters on PostgreSQL too: River's insert notifications miss the end of a
+// burst, which then waits for the poll.
+func TestDefaults(t *testing.T) {
+	schema, dsn := pgtest.NewSchema(t)
+	db, err := sql.Open("pgx", dsn)
+	require.NoError(t, err)
+	defer db.Close()
+	queueOf := func(build func(...outbox.Option) error, opts ...outbox.Option) river.QueueConfig {
+		var q river.QueueConfig
+		capture := outbox.WithRiverConfig(func(rc *river.Config) { q = rc.Queues[durable.Queue] })
+		require.NoError(t, build(append([]outbox.Option{outbox.WithSchema(schema), outbox.WithLogger(slog.New(slog.DiscardHandler))}, append(opts, capture)...)...))
+		return q
+	}
+	builders := map[string]func(...outbox.Option) error{
+		"New": func(opts ...outbox.Option) error {
+			_, err := outboxpg.New(pgtest.NewPool(t, dsn), registry(t), opts...)
+			return err
+		},
+		"NewSQL": func(opts ...outbox.Option) error {
+			_, err := outboxpg.NewSQL(db, registry(t), opts...)
+			return err
+		},
+	}
+	for name, build := range builders {
+		t.Run(name, func(t *testing.T) {
+			q := queueOf(build)
+			assert.Equal(t, outboxpg.DefaultWorkers, q.MaxWorkers)
+			assert.Equal(t, outboxpg.DefaultFetchCooldown, q.FetchCooldown)
+			assert.Equal(t, outboxpg.DefaultFetchPollInterval, q.FetchPollInterval)
+
+			q = queueOf(build, outbox.WithWorkers(3), outbox.WithFetchCooldown(time.Second), outbox.WithFetchPollInterval(2*time.Second))
+			assert.Equal(t, 3, q.MaxWorkers)
+			assert.Equal(t, time.Second, q.FetchCooldown)
+			assert.Equal(t, 2*time.Second, q.FetchPollInterval)
+		})
+	}
+}
