@@ -29,9 +29,14 @@ func BenchmarkEnqueue(b *testing.B) {
 func benchEnqueue(b *testing.B, kind string, dispatch bool) {
 	ctx := context.Background()
 	var do func(i int) error
-	// The no-op kind is registered, never worked: no client is started.
+	// The client starts, so that the outbox's cache serves Dispatch as in
+	// production (on PostgreSQL it serves only while the Outbox listens),
+	// but it works another queue: no job is worked while the loop runs.
 	opts := []outbox.Option{outbox.WithLogger(quietLogger()),
-		outbox.WithRiverConfig(func(rc *river.Config) { river.AddWorker(rc.Workers, &noopWorker{}) })}
+		outbox.WithRiverConfig(func(rc *river.Config) {
+			river.AddWorker(rc.Workers, &noopWorker{})
+			rc.Queues = map[string]river.QueueConfig{"outhook_bench_unworked": {MaxWorkers: 1}}
+		})}
 	switch kind {
 	case "sqlite":
 		o, err := outboxsqlite.Open(b.TempDir()+"/bench.db", registry(b), opts...)
@@ -39,6 +44,7 @@ func benchEnqueue(b *testing.B, kind string, dispatch bool) {
 		b.Cleanup(func() { _ = o.Close(context.Background()) })
 		require.NoError(b, o.Migrate(ctx))
 		createHook(b, o.Store(), "http://127.0.0.1:1/hook")
+		require.NoError(b, o.Start(ctx))
 		do = func(i int) error {
 			if dispatch {
 				_, err := o.Dispatch(ctx, PageUpdated{ID: i})
@@ -53,6 +59,7 @@ func benchEnqueue(b *testing.B, kind string, dispatch bool) {
 		b.Cleanup(func() { _ = o.Close(context.Background()) })
 		require.NoError(b, o.Migrate(ctx))
 		createHook(b, o.Store(), "http://127.0.0.1:1/hook")
+		require.NoError(b, o.Start(ctx))
 		do = func(i int) error {
 			if dispatch {
 				_, err := o.Dispatch(ctx, PageUpdated{ID: i})
