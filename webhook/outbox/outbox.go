@@ -189,7 +189,9 @@ func WithOnDeadLetter(fn func(ctx context.Context, env transport.Envelope, res t
 // most ttl after, and while it does not listen (before Start, after Close,
 // or when its connection fails) nothing is cached. With outbox.New or
 // outboxpg.NewSQL, which have no listener, a change made by another process
-// or directly in the database applies at most ttl after it committed.
+// or directly in the database applies at most ttl after it committed; so it
+// does for a store given with WithStore on another PostgreSQL database than
+// the Outbox's, whose changes that listener does not hear.
 func WithCache(ttl time.Duration) Option {
 	return func(c *config) { c.cache = max(ttl, 0) }
 }
