@@ -206,20 +206,30 @@ func TestDefaults(t *testing.T) {
 	schema, dsn := pgtest.NewSchema(t)
 	db, err := sql.Open("pgx", dsn)
 	require.NoError(t, err)
-	defer db.Close()
+	t.Cleanup(func() { _ = db.Close() }) // after the Outboxes' Close
 	queueOf := func(build func(...outbox.Option) error, opts ...outbox.Option) river.QueueConfig {
 		var q river.QueueConfig
 		capture := outbox.WithRiverConfig(func(rc *river.Config) { q = rc.Queues[durable.Queue] })
-		require.NoError(t, build(append([]outbox.Option{outbox.WithSchema(schema), outbox.WithLogger(slog.New(slog.DiscardHandler))}, append(opts, capture)...)...))
+		base := []outbox.Option{outbox.WithSchema(schema), outbox.WithLogger(slog.New(slog.DiscardHandler))}
+		require.NoError(t, build(append(append(base, opts...), capture)...))
 		return q
+	}
+	closeLater := func(o interface{ Close(context.Context) error }) {
+		t.Cleanup(func() { _ = o.Close(context.Background()) })
 	}
 	builders := map[string]func(...outbox.Option) error{
 		"New": func(opts ...outbox.Option) error {
-			_, err := outboxpg.New(pgtest.NewPool(t, dsn), registry(t), opts...)
+			o, err := outboxpg.New(pgtest.NewPool(t, dsn), registry(t), opts...)
+			if err == nil {
+				closeLater(o)
+			}
 			return err
 		},
 		"NewSQL": func(opts ...outbox.Option) error {
-			_, err := outboxpg.NewSQL(db, registry(t), opts...)
+			o, err := outboxpg.NewSQL(db, registry(t), opts...)
+			if err == nil {
+				closeLater(o)
+			}
 			return err
 		},
 	}
